@@ -1,0 +1,2 @@
+//! The workshop's default binary: `cargo run` with no `--bin`.
+fn main() {}

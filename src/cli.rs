@@ -1,0 +1,49 @@
+//! The flags every stage shares, in groups that each stage adds as it adds mechanisms.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Flags of every stage.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Print nothing but errors and the final verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Pause for Enter between steps (for teaching live).
+    #[arg(long)]
+    pub step: bool,
+
+    /// Run this command inside the container instead of the narrated demo, with your terminal.
+    /// Write it after `--`, for example: -- sh -c 'echo $$'
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Flags from stage 03 on: the root filesystem and the UTS namespace.
+#[derive(Args, Debug, Clone)]
+pub struct RootfsArgs {
+    /// Use this unpacked root filesystem instead of the one the workshop builds under target/.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+
+    /// The container's hostname (default: a new 12-digit container id, as Docker does).
+    #[arg(long, value_name = "NAME", value_parser = parse_hostname)]
+    pub hostname: Option<String>,
+}
+
+fn parse_hostname(s: &str) -> Result<String, String> {
+    crate::uts::validate_hostname(s).map(|()| s.to_string())
+}
+
+/// The help text's closing examples, the same for every stage.
+pub fn examples(bin: &str) -> String {
+    format!(
+        "Examples:\n  cargo run --bin {bin}                      the narrated demo\n  \
+         cargo run --bin {bin} -- --step            the demo, one step per Enter\n  \
+         cargo run --bin {bin} -- sh -c 'echo $$'   a command inside the container\n  \
+         sudo target/debug/{bin} -- sh               a shell inside (exit to leave)\n\n\
+         Exit status: 0 when every claim of the demo held; with a command, the command's own status\n\
+         (128 + signal when it was killed); 125 when the container could not be set up."
+    )
+}

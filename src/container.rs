@@ -1,0 +1,476 @@
+//! Spawning the container process: clone(2) into new namespaces, a sync channel, the setup each
+//! stage adds, then execve(2) of the command.
+//!
+//! ```text
+//!   parent (host)                               child (container)
+//!   clone(flags) ─────────────────────────────▶ blocked on the sync pipe
+//!   host-side work (read /proc/PID/ns, …)       │
+//!   release() ────────────── "go" ────────────▶ make / private, mount /proc,
+//!                                               pivot_root, sethostname, …
+//!   outcome() ◀──── error text, or EOF ──────── execve(CMD)   (the pipe is close-on-exec)
+//!   wait() ◀────────── SIGCHLD ──────────────── exit status
+//! ```
+
+use crate::mechanisms::Mechanisms;
+use crate::signals::{self, Interrupted, Wake};
+use crate::stage::Stage;
+use crate::sync::{ChildSide, ParentSide, SyncPipes};
+use anyhow::Context;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// The PATH a container gets when it has its own root filesystem, as in Docker.
+pub const CONTAINER_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything that decides what the container looks like.
+#[derive(Clone)]
+pub struct Config {
+    pub stage: Stage,
+    pub namespaces: CloneFlags,
+    /// The root filesystem to pivot into (stage 03 on).
+    pub rootfs: Option<PathBuf>,
+    /// The hostname in the container's UTS namespace (stage 03 on).
+    pub hostname: Option<String>,
+    pub mechanisms: Mechanisms,
+}
+
+impl Config {
+    /// A container built up to `stage`, with the library's mechanisms.
+    pub fn for_stage(stage: Stage) -> Self {
+        Config { stage, namespaces: stage.namespaces(), rootfs: None, hostname: None, mechanisms: Mechanisms::library() }
+    }
+
+    pub fn with_rootfs(mut self, rootfs: PathBuf) -> Self {
+        self.rootfs = Some(rootfs);
+        self
+    }
+
+    pub fn with_hostname(mut self, hostname: String) -> Self {
+        self.hostname = Some(hostname);
+        self
+    }
+
+    fn has(&self, flag: CloneFlags) -> bool {
+        self.namespaces.contains(flag)
+    }
+}
+
+/// Where the container's output goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    /// The terminal's stdin, stdout and stderr (`-- CMD`).
+    Inherit,
+    /// stdout and stderr into a pipe the stage reads, stdin from /dev/null (the narrated demo).
+    Capture,
+}
+
+/// How a container process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl Exit {
+    /// The shell's convention: the exit code, or 128 + the signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s as i32,
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit status {c}"),
+            Exit::Signal(s) => write!(f, "killed by {s} (status {})", self.code()),
+        }
+    }
+}
+
+/// The container could not be set up or its command could not be started.
+#[derive(Debug)]
+pub struct ContainerError {
+    /// 125: setup failed; 126: the command cannot be executed; 127: the command was not found.
+    pub exit_code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for ContainerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ContainerError {}
+
+/// What to do when the stage gets a stop signal while the container runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnSignal {
+    /// The narrated demo: stop the container at once and end the run (an [`Interrupted`] error).
+    StopRun,
+    /// `-- CMD`: pass the signal on, as `docker run` does; see [`Running::wait`].
+    Forward,
+}
+
+/// A container process, created blocked. Killed and reaped when dropped, whatever happened.
+pub struct Running {
+    pub pid: Pid,
+    sync: ParentSide,
+    output: Option<OwnedFd>,
+    reaped: bool,
+}
+
+/// Creates the container's process, blocked until [`Running::release`].
+pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<Running> {
+    anyhow::ensure!(!argv.is_empty(), "no command to run inside the container");
+    let argv_c: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .context("a command argument contains a NUL byte")?;
+    let env = container_env(config);
+    let pipes = SyncPipes::new().context("create the sync pipes")?;
+    let (parent_side, child_side) = pipes.split();
+    let close_in_child = parent_side.raw_fds();
+    let (out_rx, out_tx) = match stdio {
+        Stdio::Capture => {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("create the output pipe")?;
+            (Some(r), Some(w))
+        }
+        Stdio::Inherit => (None, None),
+    };
+    let out_rx_raw = out_rx.as_ref().map(|f| f.as_raw_fd());
+    let out_tx_raw = out_tx.as_ref().map(|f| f.as_raw_fd());
+    let child = Box::new(|| {
+        for fd in close_in_child.iter().copied().chain(out_rx_raw) {
+            let _ = nix::unistd::close(fd);
+        }
+        child_main(config, &argv_c, &env, &child_side, out_tx_raw)
+    });
+    let pid = (config.mechanisms.clone_child)(child, config.namespaces).map_err(|e| clone_error(e, config))?;
+    drop(child_side);
+    drop(out_tx);
+    Ok(Running { pid, sync: parent_side, output: out_rx, reaped: false })
+}
+
+fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
+    let hint = match e {
+        nix::errno::Errno::EPERM => "creating namespaces needs root: run the stage with sudo",
+        nix::errno::Errno::EINVAL => "this kernel does not support one of these namespaces (see `cargo run -- doctor`)",
+        nix::errno::Errno::ENOSPC | nix::errno::Errno::EUSERS => "the namespace limit is reached (see /proc/sys/user/)",
+        _ => "see clone(2)",
+    };
+    anyhow::Error::new(ContainerError {
+        exit_code: 125,
+        message: format!(
+            "clone({}) failed with {e}: {hint}",
+            crate::namespaces::flag_names(config.namespaces)
+        ),
+    })
+}
+
+impl Running {
+    /// Lets the child go on with its setup and exec. Fails with a [`ContainerError`] when a setup
+    /// step or the exec failed inside; the child has then exited and is reaped.
+    pub fn release(&mut self) -> anyhow::Result<()> {
+        self.sync.release().context("signal the container to start")?;
+        if let Some(report) = self.sync.outcome() {
+            let _ = self.kill_and_reap();
+            let (code, message) = report.split_once('|').unwrap_or(("125", report.as_str()));
+            return Err(ContainerError { exit_code: code.parse().unwrap_or(125), message: message.to_string() }.into());
+        }
+        Ok(())
+    }
+
+    /// Reads everything the container writes (with [`Stdio::Capture`]) until it closes its output.
+    pub fn read_output(&mut self) -> String {
+        use std::io::Read;
+        let Some(fd) = self.output.take() else { return String::new() };
+        let mut text = String::new();
+        let _ = std::fs::File::from(fd).read_to_string(&mut text);
+        text
+    }
+
+    /// Waits for the container to end.
+    ///
+    /// With [`OnSignal::Forward`], a stop signal sent to the stage by another process is passed to the
+    /// container; one from the terminal already reached it through the process group. A PID 1 only
+    /// receives signals it has a handler for (pid_namespaces(7)), so when the container's PID 1 does not
+    /// catch the signal, nothing would happen: the stage then kills it with SIGKILL, says why, and
+    /// reports 128 + the original signal.
+    pub fn wait(&mut self, on_signal: OnSignal) -> anyhow::Result<Exit> {
+        let mut stopped_by: Option<Signal> = None;
+        loop {
+            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.reaped = true;
+                    return Ok(stopped_by.map(Exit::Signal).unwrap_or(Exit::Code(code)));
+                }
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    self.reaped = true;
+                    return Ok(Exit::Signal(stopped_by.unwrap_or(sig)));
+                }
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("waitpid on the container"),
+            }
+            match signals::wait(-1) {
+                Wake::ChildChanged | Wake::Timeout => {}
+                Wake::Stop(received) => match on_signal {
+                    OnSignal::StopRun => {
+                        self.kill_and_reap();
+                        return Err(Interrupted(received.signal).into());
+                    }
+                    OnSignal::Forward => {
+                        if stopped_by.is_some() {
+                            // A second stop signal: no more patience.
+                            let _ = kill(self.pid, Signal::SIGKILL);
+                            continue;
+                        }
+                        if !received.from_terminal {
+                            let _ = kill(self.pid, received.signal);
+                        }
+                        if !catches(self.pid, received.signal) {
+                            eprintln!(
+                                "note: the container's PID 1 has no handler for {}, and a PID 1 ignores the signals \
+                                 it does not handle; stopping it with SIGKILL",
+                                received.signal
+                            );
+                            stopped_by = Some(received.signal);
+                            let _ = kill(self.pid, Signal::SIGKILL);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    fn kill_and_reap(&mut self) -> bool {
+        if self.reaped {
+            return false;
+        }
+        let _ = kill(self.pid, Signal::SIGKILL);
+        loop {
+            match waitpid(self.pid, None) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                _ => break,
+            }
+        }
+        self.reaped = true;
+        true
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+/// Whether process `pid` has a handler for `signal` (the SigCgt mask in /proc/PID/status).
+pub fn catches(pid: Pid, signal: Signal) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal as u64 - 1)) != 0)
+}
+
+/// A finished demo run: what the host saw from outside and what the container printed.
+pub struct Ran {
+    pub host_pid: Pid,
+    /// Namespace inode numbers of the container's process, read by the host from /proc/PID/ns.
+    pub ns: std::collections::BTreeMap<&'static str, u64>,
+    pub output: String,
+    pub exit: Exit,
+}
+
+/// Runs `argv` in a container and captures its output, for the narrated demo.
+pub fn run_captured(config: &Config, argv: &[&str]) -> anyhow::Result<Ran> {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let mut running = spawn(config, &argv, Stdio::Capture)?;
+    let mut ns = std::collections::BTreeMap::new();
+    for kind in crate::namespaces::KINDS {
+        if let Ok(ino) = crate::namespaces::inode(Some(running.pid), kind) {
+            ns.insert(kind, ino);
+        }
+    }
+    running.release()?;
+    let output = running.read_output();
+    let exit = running.wait(OnSignal::StopRun)?;
+    Ok(Ran { host_pid: running.pid, ns, output, exit })
+}
+
+/// The environment of the container's command: the host's until the container has its own root
+/// filesystem, then a clean one, as Docker gives.
+fn container_env(config: &Config) -> Option<Vec<CString>> {
+    config.rootfs.as_ref()?;
+    let mut env = vec![format!("PATH={CONTAINER_PATH}"), "HOME=/root".to_string()];
+    if let Some(h) = &config.hostname {
+        env.push(format!("HOSTNAME={h}"));
+    }
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(format!("TERM={term}"));
+    }
+    Some(env.into_iter().filter_map(|e| CString::new(e).ok()).collect())
+}
+
+/// The container's side: everything after clone(2) happens here, in the new namespaces.
+fn child_main(
+    config: &Config,
+    argv: &[CString],
+    env: &Option<Vec<CString>>,
+    sync: &ChildSide,
+    output: Option<RawFd>,
+) -> isize {
+    // Die with the stage: a container must never outlive the process that cleans up after it.
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes plain integers.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if !sync.wait_for_go() {
+        // SAFETY: _exit is always safe; the parent is gone, so nothing is left to do.
+        unsafe { libc::_exit(1) };
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup_inside(config)));
+    let failure = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some((125, format!("{e:#}"))),
+        Err(panic) => Some((101, panic_text(&panic))),
+    };
+    if let Some((code, message)) = failure {
+        sync.report(&format!("{code}|{message}"));
+        // SAFETY: see above.
+        unsafe { libc::_exit(code) };
+    }
+    signals::unblock_in_child();
+    if let Some(fd) = output {
+        let devnull = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty());
+        if let Ok(null) = devnull {
+            let _ = nix::unistd::dup2_stdin(&null);
+        }
+        // SAFETY: fd is the write end of the output pipe, open in this process.
+        let out = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = nix::unistd::dup2_stdout(out);
+        let _ = nix::unistd::dup2_stderr(out);
+    }
+    let (code, message) = exec(config, argv, env);
+    sync.report(&format!("{code}|{message}"));
+    // SAFETY: see above.
+    unsafe { libc::_exit(code) }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into());
+    format!("the container's setup panicked: {text}")
+}
+
+// ANCHOR: setup_inside
+/// The container's own setup, in the child, in order. Each stage adds its step to this list.
+fn setup_inside(config: &Config) -> anyhow::Result<()> {
+    let m = &config.mechanisms;
+    if config.has(CloneFlags::CLONE_NEWNS) {
+        // 02: before any mount, so that nothing we mount propagates to the host.
+        (m.make_private)().context("make the mounts private (mount --make-rprivate /)")?;
+        match &config.rootfs {
+            None => (m.mount_proc)(Path::new("/proc")).context("mount a new /proc")?,
+            Some(root) => {
+                // 03: everything is mounted under the new root *before* pivot_root, while the
+                // host's /proc is still visible (the kernel requires that for proc in a user
+                // namespace, stage 05).
+                crate::rootfs::bind_onto_itself(root).context("bind-mount the root filesystem onto itself")?;
+                let proc_dir = root.join("proc");
+                crate::rootfs::ensure_dir(&proc_dir)?;
+                (m.mount_proc)(&proc_dir).context("mount a new /proc")?;
+                crate::rootfs::prepare_dev(root).context("prepare /dev")?;
+                crate::rootfs::mount_sys_readonly(root)?;
+                crate::rootfs::ensure_dir(&root.join("tmp"))?;
+                (m.pivot_into)(root).context("pivot_root into the root filesystem")?;
+            }
+        }
+    }
+    if config.has(CloneFlags::CLONE_NEWUTS) {
+        if let Some(name) = &config.hostname {
+            crate::uts::set_hostname(name).context("set the hostname")?;
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: setup_inside
+
+/// execve(2) the command, searching the container's PATH. Returns only on failure, with the exit
+/// code a shell would use (127: not found, 126: found but cannot run) and one clear line.
+fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
+    let name = argv[0].to_string_lossy().into_owned();
+    let where_ = if config.rootfs.is_some() { "inside the container's root filesystem" } else { "on this machine" };
+    let path = if name.contains('/') {
+        Some(PathBuf::from(&name))
+    } else {
+        let search = match env {
+            Some(_) => CONTAINER_PATH.to_string(),
+            None => std::env::var("PATH").unwrap_or_else(|_| CONTAINER_PATH.to_string()),
+        };
+        search.split(':').map(|dir| Path::new(dir).join(&name)).find(|p| is_executable(p))
+    };
+    let Some(path) = path else {
+        return (127, format!("{name}: command not found {where_} (looked in its PATH)"));
+    };
+    let Ok(path_c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return (127, format!("{name}: bad path"));
+    };
+    let err = match env {
+        Some(env) => nix::unistd::execve(&path_c, argv, env).unwrap_err(),
+        None => nix::unistd::execv(&path_c, argv).unwrap_err(),
+    };
+    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    (code, format!("cannot run {name} {where_}: {}", err.desc()))
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
+}
+
+/// Runs `f` in a throwaway child in new namespaces and returns the text it produced: the demo uses it
+/// to show a classic failure (pivot_root without a mount point, a chroot escape) without touching
+/// the stage's own process.
+pub fn in_throwaway_child(flags: CloneFlags, f: impl Fn() -> String) -> anyhow::Result<String> {
+    let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let tx_raw = tx.as_raw_fd();
+    let child = Box::new(|| {
+        // SAFETY: PR_SET_PDEATHSIG takes integers.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f)).unwrap_or_else(|_| "panicked".into());
+        // SAFETY: tx_raw is the open write end of the pipe in this child.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(tx_raw) };
+        let _ = nix::unistd::write(fd, text.as_bytes());
+        // SAFETY: _exit is always safe.
+        unsafe { libc::_exit(0) }
+    });
+    let pid = crate::namespaces::clone_child(child, flags).context("clone a throwaway child")?;
+    drop(tx);
+    let mut text = String::new();
+    use std::io::Read;
+    let _ = std::fs::File::from(rx).read_to_string(&mut text);
+    loop {
+        match waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => break,
+        }
+    }
+    Ok(text)
+}

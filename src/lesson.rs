@@ -1,0 +1,106 @@
+//! The lesson driver: what every stage binary does around its narrated script.
+//!
+//! It checks the machine first (`doctor`), then either runs the narrated demo or, with `-- CMD`, runs
+//! CMD inside the container with the terminal's stdio and passes its exit status through. Any error
+//! ends as one clear line on stderr and a non-zero exit; every guard has run by then.
+
+use crate::container::{self, Config, ContainerError, OnSignal, Stdio};
+use crate::guard::Cleanup;
+use crate::narrate::{Narrator, Style};
+use crate::signals::Interrupted;
+use crate::stage::Stage;
+use colored::Colorize;
+use std::process::ExitCode;
+
+/// What a lesson's narrated script gets to work with.
+pub struct Lesson {
+    pub stage: Stage,
+    pub narrator: Narrator,
+    /// The container as this stage builds it.
+    pub config: Config,
+    /// Undo actions for what the demo itself creates on the host.
+    pub cleanup: Cleanup,
+}
+
+impl Lesson {
+    /// Runs a command in this stage's container and captures its output.
+    pub fn run(&self, argv: &[&str]) -> anyhow::Result<container::Ran> {
+        crate::signals::check_interrupted()?;
+        container::run_captured(&self.config, argv)
+    }
+}
+
+/// The entry point of a stage binary.
+pub fn main(
+    stage: Stage,
+    common: crate::cli::CommonArgs,
+    config: impl FnOnce() -> anyhow::Result<Config>,
+    demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
+) -> ExitCode {
+    crate::signals::install();
+    crate::narrate::init_color();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(stage, common, config, demo)));
+    let code = match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => report(stage, &e),
+        Err(panic) => match panic.downcast_ref::<Interrupted>() {
+            Some(i) => report(stage, &anyhow::Error::new(*i)),
+            None => 101,
+        },
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn run(
+    stage: Stage,
+    common: crate::cli::CommonArgs,
+    config: impl FnOnce() -> anyhow::Result<Config>,
+    demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
+    crate::doctor::preflight(stage)?;
+    let config = config()?;
+    if !common.command.is_empty() {
+        return run_command(&config, &common.command);
+    }
+    let mut lesson = Lesson {
+        stage,
+        narrator: Narrator::new(Style { quiet: common.quiet, step_by_step: common.step }),
+        config,
+        cleanup: Cleanup::new(),
+    };
+    demo(&mut lesson)?;
+    lesson.narrator.finish(stage.bin());
+    Ok(if lesson.narrator.failed_claims().is_empty() { 0 } else { 1 })
+}
+
+/// `-- CMD`: the command runs inside with the terminal's stdio; its status becomes ours.
+pub fn run_command(config: &Config, argv: &[String]) -> anyhow::Result<i32> {
+    let mut running = container::spawn(config, argv, Stdio::Inherit)?;
+    running.release()?;
+    Ok(running.wait(OnSignal::Forward)?.code())
+}
+
+/// Prints one clear line for an error and returns the exit code that goes with it.
+pub fn report(stage: Stage, e: &anyhow::Error) -> i32 {
+    let (code, text) = if let Some(i) = e.downcast_ref::<Interrupted>() {
+        (128 + i.0 as i32, format!("{}: {i}", stage.bin()))
+    } else if let Some(c) = e.downcast_ref::<ContainerError>() {
+        (c.exit_code, format!("{}: {c}", stage.bin()))
+    } else {
+        (1, format!("{}: {}", stage.bin(), one_line(e)))
+    };
+    eprintln!("{} {text}", "error:".red().bold());
+    code
+}
+
+/// An error and its causes on one line: "mount a new /proc: EPERM: Operation not permitted".
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}

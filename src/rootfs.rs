@@ -1,0 +1,114 @@
+//! A root filesystem of the container's own: pivot_root(2) into it, then give it /proc, /dev, /sys.
+//!
+//! chroot(2) only changes how one process resolves `/`; the host's whole tree stays in the mount
+//! namespace, and a root process can climb back out (see [`chroot_escape`]). pivot_root(2) instead
+//! swaps the root *mount* of the mount namespace; after the old root is detached, the host's files are
+//! no longer reachable at all. See pivot_root(2), and chroot(2) for why it is not a security boundary.
+
+use anyhow::Context;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::unistd::{chdir, pivot_root};
+use std::path::Path;
+
+// ANCHOR: bind_self
+/// pivot_root(2) needs the new root to be a mount point (otherwise EINVAL). Bind-mounting a directory
+/// onto itself makes it one. The same as `mount --bind DIR DIR`.
+pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
+    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+}
+// ANCHOR_END: bind_self
+
+// ANCHOR: pivot_into
+/// Makes `new_root` the root of this mount namespace and detaches the old root.
+///
+/// `pivot_root(".", ".")` stacks the old root on top of the new one at `/`; unmounting `.` with
+/// MNT_DETACH then removes the old root from the namespace without needing a `put_old` directory.
+/// `new_root` must already be a mount point ([`bind_onto_itself`]) and `/` must not be shared
+/// ([`crate::mounts::make_private`]), or the kernel answers EINVAL.
+pub fn pivot_into(new_root: &Path) -> nix::Result<()> {
+    chdir(new_root)?;
+    pivot_root(".", ".")?;
+    umount2(".", MntFlags::MNT_DETACH)?;
+    chdir("/")
+}
+// ANCHOR_END: pivot_into
+
+/// The device nodes every container gets, as in the OCI runtime spec: (name, major, minor).
+pub const DEVICES: [(&str, u64, u64); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+// ANCHOR: prepare_dev
+/// A minimal /dev under `root`: a tmpfs with the six standard devices, a private devpts for
+/// terminals and a tmpfs at /dev/shm. The host's /dev (disks, consoles) is not there.
+pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
+    let dev = root.join("dev");
+    ensure_dir(&dev)?;
+    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
+        .context("mount tmpfs on /dev")?;
+    for (name, major, minor) in DEVICES {
+        let path = dev.join(name);
+        let mode = Mode::from_bits_truncate(0o666);
+        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor)).with_context(|| format!("mknod /dev/{name}"))?;
+        // mknod is filtered by the umask; devices must be usable by everyone.
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &path,
+            mode,
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )?;
+    }
+    let pts = dev.join("pts");
+    std::fs::create_dir(&pts)?;
+    mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .context("mount devpts on /dev/pts")?;
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx"))?;
+    let shm = dev.join("shm");
+    std::fs::create_dir(&shm)?;
+    mount(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777,size=64m"))
+        .context("mount tmpfs on /dev/shm")?;
+    for (link, target) in
+        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
+    {
+        std::os::unix::fs::symlink(target, dev.join(link))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: prepare_dev
+
+/// /sys under `root`, read-only: the container may look at the kernel's objects but not change them.
+pub fn mount_sys_readonly(root: &Path) -> anyhow::Result<()> {
+    let sys = root.join("sys");
+    ensure_dir(&sys)?;
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("sysfs"), &sys, Some("sysfs"), flags, None::<&str>).context("mount sysfs read-only on /sys")
+}
+
+/// Creates a mount point the root filesystem lacks (an exported Docker image may have no /proc).
+pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create mount point {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The classic chroot escape, for the demo: a root process in a chroot chroots again into a
+/// subdirectory, keeps its working directory *outside* that new root, and climbs `..` past it; the
+/// kernel only stops `..` at the process's root, which it is no longer under. Returns what the process
+/// sees as `/` afterwards, read through `probe`.
+///
+/// Runs in the calling process: call it only in a throwaway child in its own mount namespace.
+pub fn chroot_escape(probe: &Path) -> nix::Result<bool> {
+    nix::unistd::chroot("tmp")?;
+    for _ in 0..64 {
+        chdir("..")?;
+    }
+    nix::unistd::chroot(".")?;
+    Ok(probe.exists())
+}
