@@ -23,7 +23,10 @@ struct Args {
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let n = &mut l.narrator;
-    n.banner("01_pid · a container is just a process", "A new PID namespace: the process numbers start again at 1.");
+    n.banner(
+        "01_pid · a container is just a process",
+        "A new PID namespace: the process numbers start again at 1.",
+    );
 
     n.step("Start a shell in a new PID namespace and ask for its PID");
     n.syscall("clone(CLONE_NEWPID | SIGCHLD)");
@@ -31,11 +34,19 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let ran = l.run(&["sh", "-c", "echo $$"])?;
     let inside = ran.output.trim().to_string();
     let n = &mut l.narrator;
-    n.result("the shell printed its own PID, and the host saw the same process under another number");
+    n.result(
+        "the shell printed its own PID, and the host saw the same process under another number",
+    );
     n.views_header();
     n.views("PID", var(ran.host_pid), &inside);
-    n.claim(inside == "1", "inside its PID namespace, the process is PID 1");
-    n.claim(ran.host_pid.as_raw() > 1, "outside, the same process has an ordinary PID");
+    n.claim(
+        inside == "1",
+        "inside its PID namespace, the process is PID 1",
+    );
+    n.claim(
+        ran.host_pid.as_raw() > 1,
+        "outside, the same process has an ordinary PID",
+    );
 
     n.step("Compare the namespaces the kernel lists in /proc/PID/ns");
     n.syscall("stat(\"/proc/PID/ns/pid\")  (equal inode = same namespace)");
@@ -43,20 +54,42 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let host_pid_ns = namespaces::inode(None, "pid")?;
     let host_mnt_ns = namespaces::inode(None, "mnt")?;
     n.views_header();
-    n.views("pid namespace", var(format!("pid:[{host_pid_ns}]")), var(format!("pid:[{}]", ran.ns["pid"])));
-    n.views("mount namespace", var(format!("mnt:[{host_mnt_ns}]")), var(format!("mnt:[{}]", ran.ns["mnt"])));
-    n.claim(ran.ns["pid"] != host_pid_ns, "the container has a PID namespace of its own");
-    n.claim(ran.ns["mnt"] == host_mnt_ns, "but it still shares the host's mount namespace");
+    n.views(
+        "pid namespace",
+        var(format!("pid:[{host_pid_ns}]")),
+        var(format!("pid:[{}]", ran.ns["pid"])),
+    );
+    n.views(
+        "mount namespace",
+        var(format!("mnt:[{host_mnt_ns}]")),
+        var(format!("mnt:[{}]", ran.ns["mnt"])),
+    );
+    n.claim(
+        ran.ns["pid"] != host_pid_ns,
+        "the container has a PID namespace of its own",
+    );
+    n.claim(
+        ran.ns["mnt"] == host_mnt_ns,
+        "but it still shares the host's mount namespace",
+    );
 
     n.step("Cliffhanger: ps inside still lists the host's processes");
     n.syscall("open(\"/proc\")  (ps reads the process list from /proc)");
     n.shell("unshare --pid --fork ps -e");
     let stage_pid = std::process::id();
     let ran = l.run(&["ps", "-e", "-o", "pid="])?;
-    let pids: Vec<u32> = ran.output.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let pids: Vec<u32> = ran
+        .output
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     let n = &mut l.narrator;
     n.views_header();
-    n.views("processes ps lists", var(host_process_count()), var(pids.len()));
+    n.views(
+        "processes ps lists",
+        var(host_process_count()),
+        var(pids.len()),
+    );
     n.claim(
         pids.contains(&stage_pid),
         "ps inside lists this stage's own process, which is outside the container",
@@ -69,11 +102,20 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
 fn host_process_count() -> usize {
     std::fs::read_dir("/proc")
-        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok()).count())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .count()
+        })
         .unwrap_or(0)
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    lesson::main(Stage::Pid, args.common, || Ok(Config::for_stage(Stage::Pid)), demo)
+    lesson::main(
+        Stage::Pid,
+        args.common,
+        || Ok(Config::for_stage(Stage::Pid)),
+        demo,
+    )
 }

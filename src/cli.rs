@@ -16,7 +16,7 @@ pub struct CommonArgs {
 
     /// Run this command inside the container instead of the narrated demo, with your terminal.
     /// Write it after `--`, for example: -- sh -c 'echo $$'
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 

@@ -42,7 +42,13 @@ pub struct Config {
 impl Config {
     /// A container built up to `stage`, with the library's mechanisms.
     pub fn for_stage(stage: Stage) -> Self {
-        Config { stage, namespaces: stage.namespaces(), rootfs: None, hostname: None, mechanisms: Mechanisms::library() }
+        Config {
+            stage,
+            namespaces: stage.namespaces(),
+            rootfs: None,
+            hostname: None,
+            mechanisms: Mechanisms::library(),
+        }
     }
 
     pub fn with_rootfs(mut self, rootfs: PathBuf) -> Self {
@@ -146,7 +152,8 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
     let close_in_child = parent_side.raw_fds();
     let (out_rx, out_tx) = match stdio {
         Stdio::Capture => {
-            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("create the output pipe")?;
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .context("create the output pipe")?;
             (Some(r), Some(w))
         }
         Stdio::Inherit => (None, None),
@@ -159,17 +166,27 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         }
         child_main(config, &argv_c, &env, &child_side, out_tx_raw)
     });
-    let pid = (config.mechanisms.clone_child)(child, config.namespaces).map_err(|e| clone_error(e, config))?;
+    let pid = (config.mechanisms.clone_child)(child, config.namespaces)
+        .map_err(|e| clone_error(e, config))?;
     drop(child_side);
     drop(out_tx);
-    Ok(Running { pid, sync: parent_side, output: out_rx, reaped: false })
+    Ok(Running {
+        pid,
+        sync: parent_side,
+        output: out_rx,
+        reaped: false,
+    })
 }
 
 fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
     let hint = match e {
         nix::errno::Errno::EPERM => "creating namespaces needs root: run the stage with sudo",
-        nix::errno::Errno::EINVAL => "this kernel does not support one of these namespaces (see `cargo run -- doctor`)",
-        nix::errno::Errno::ENOSPC | nix::errno::Errno::EUSERS => "the namespace limit is reached (see /proc/sys/user/)",
+        nix::errno::Errno::EINVAL => {
+            "this kernel does not support one of these namespaces (see `cargo run -- doctor`)"
+        }
+        nix::errno::Errno::ENOSPC | nix::errno::Errno::EUSERS => {
+            "the namespace limit is reached (see /proc/sys/user/)"
+        }
         _ => "see clone(2)",
     };
     anyhow::Error::new(ContainerError {
@@ -185,11 +202,17 @@ impl Running {
     /// Lets the child go on with its setup and exec. Fails with a [`ContainerError`] when a setup
     /// step or the exec failed inside; the child has then exited and is reaped.
     pub fn release(&mut self) -> anyhow::Result<()> {
-        self.sync.release().context("signal the container to start")?;
+        self.sync
+            .release()
+            .context("signal the container to start")?;
         if let Some(report) = self.sync.outcome() {
             let _ = self.kill_and_reap();
             let (code, message) = report.split_once('|').unwrap_or(("125", report.as_str()));
-            return Err(ContainerError { exit_code: code.parse().unwrap_or(125), message: message.to_string() }.into());
+            return Err(ContainerError {
+                exit_code: code.parse().unwrap_or(125),
+                message: message.to_string(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -197,7 +220,9 @@ impl Running {
     /// Reads everything the container writes (with [`Stdio::Capture`]) until it closes its output.
     pub fn read_output(&mut self) -> String {
         use std::io::Read;
-        let Some(fd) = self.output.take() else { return String::new() };
+        let Some(fd) = self.output.take() else {
+            return String::new();
+        };
         let mut text = String::new();
         let _ = std::fs::File::from(fd).read_to_string(&mut text);
         text
@@ -281,7 +306,9 @@ impl Drop for Running {
 
 /// Whether process `pid` has a handler for `signal` (the SigCgt mask in /proc/PID/status).
 pub fn catches(pid: Pid, signal: Signal) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return false };
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("SigCgt:"))
@@ -311,7 +338,12 @@ pub fn run_captured(config: &Config, argv: &[&str]) -> anyhow::Result<Ran> {
     running.release()?;
     let output = running.read_output();
     let exit = running.wait(OnSignal::StopRun)?;
-    Ok(Ran { host_pid: running.pid, ns, output, exit })
+    Ok(Ran {
+        host_pid: running.pid,
+        ns,
+        output,
+        exit,
+    })
 }
 
 /// The environment of the container's command: the host's until the container has its own root
@@ -325,7 +357,11 @@ fn container_env(config: &Config) -> Option<Vec<CString>> {
     if let Ok(term) = std::env::var("TERM") {
         env.push(format!("TERM={term}"));
     }
-    Some(env.into_iter().filter_map(|e| CString::new(e).ok()).collect())
+    Some(
+        env.into_iter()
+            .filter_map(|e| CString::new(e).ok())
+            .collect(),
+    )
 }
 
 /// The container's side: everything after clone(2) happens here, in the new namespaces.
@@ -356,7 +392,11 @@ fn child_main(
     }
     signals::unblock_in_child();
     if let Some(fd) = output {
-        let devnull = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty());
+        let devnull = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDONLY,
+            nix::sys::stat::Mode::empty(),
+        );
         if let Ok(null) = devnull {
             let _ = nix::unistd::dup2_stdin(&null);
         }
@@ -382,7 +422,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 // ANCHOR: setup_inside
 /// The container's own setup, in the child, in order. Each stage adds its step to this list.
-fn setup_inside(config: &Config) -> anyhow::Result<()> {
+pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
     let m = &config.mechanisms;
     if config.has(CloneFlags::CLONE_NEWNS) {
         // 02: before any mount, so that nothing we mount propagates to the host.
@@ -393,7 +433,8 @@ fn setup_inside(config: &Config) -> anyhow::Result<()> {
                 // 03: everything is mounted under the new root *before* pivot_root, while the
                 // host's /proc is still visible (the kernel requires that for proc in a user
                 // namespace, stage 05).
-                crate::rootfs::bind_onto_itself(root).context("bind-mount the root filesystem onto itself")?;
+                crate::rootfs::bind_onto_itself(root)
+                    .context("bind-mount the root filesystem onto itself")?;
                 let proc_dir = root.join("proc");
                 crate::rootfs::ensure_dir(&proc_dir)?;
                 (m.mount_proc)(&proc_dir).context("mount a new /proc")?;
@@ -417,7 +458,11 @@ fn setup_inside(config: &Config) -> anyhow::Result<()> {
 /// code a shell would use (127: not found, 126: found but cannot run) and one clear line.
 fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
     let name = argv[0].to_string_lossy().into_owned();
-    let where_ = if config.rootfs.is_some() { "inside the container's root filesystem" } else { "on this machine" };
+    let where_ = if config.rootfs.is_some() {
+        "inside the container's root filesystem"
+    } else {
+        "on this machine"
+    };
     let path = if name.contains('/') {
         Some(PathBuf::from(&name))
     } else {
@@ -425,10 +470,16 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
             Some(_) => CONTAINER_PATH.to_string(),
             None => std::env::var("PATH").unwrap_or_else(|_| CONTAINER_PATH.to_string()),
         };
-        search.split(':').map(|dir| Path::new(dir).join(&name)).find(|p| is_executable(p))
+        search
+            .split(':')
+            .map(|dir| Path::new(dir).join(&name))
+            .find(|p| is_executable(p))
     };
     let Some(path) = path else {
-        return (127, format!("{name}: command not found {where_} (looked in its PATH)"));
+        return (
+            127,
+            format!("{name}: command not found {where_} (looked in its PATH)"),
+        );
     };
     let Ok(path_c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
         return (127, format!("{name}: bad path"));
@@ -437,7 +488,11 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
         Some(env) => nix::unistd::execve(&path_c, argv, env).unwrap_err(),
         None => nix::unistd::execv(&path_c, argv).unwrap_err(),
     };
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
     (code, format!("cannot run {name} {where_}: {}", err.desc()))
 }
 
@@ -454,7 +509,8 @@ pub fn in_throwaway_child(flags: CloneFlags, f: impl Fn() -> String) -> anyhow::
     let child = Box::new(|| {
         // SAFETY: PR_SET_PDEATHSIG takes integers.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f)).unwrap_or_else(|_| "panicked".into());
+        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f))
+            .unwrap_or_else(|_| "panicked".into());
         // SAFETY: tx_raw is the open write end of the pipe in this child.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(tx_raw) };
         let _ = nix::unistd::write(fd, text.as_bytes());

@@ -82,11 +82,19 @@ pub fn controllers(mode: CgroupMode) -> Vec<Controller> {
                 .collect()
         }
         CgroupMode::Unified => {
-            let available = fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+            let available =
+                fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
             let own = own_v2_cgroup();
             let parent_ctl = own
                 .as_deref()
-                .and_then(|p| fs::read_to_string(Path::new("/sys/fs/cgroup").join(p.trim_start_matches('/')).join("cgroup.controllers")).ok())
+                .and_then(|p| {
+                    fs::read_to_string(
+                        Path::new("/sys/fs/cgroup")
+                            .join(p.trim_start_matches('/'))
+                            .join("cgroup.controllers"),
+                    )
+                    .ok()
+                })
                 .unwrap_or_default();
             available
                 .split_whitespace()
@@ -110,7 +118,10 @@ pub fn controllers(mode: CgroupMode) -> Vec<Controller> {
 }
 
 fn own_v2_cgroup() -> Option<String> {
-    fs::read_to_string("/proc/self/cgroup").ok()?.lines().find_map(|l| l.strip_prefix("0::").map(String::from))
+    fs::read_to_string("/proc/self/cgroup")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(String::from))
 }
 
 /// Whether an unprivileged user may create a user namespace, and why not.
@@ -145,18 +156,23 @@ pub fn has_filesystem(name: &str) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.split_whitespace().last() == Some(name));
-    listed || kernel_module_available(match name {
-        "overlay" => "kernel/fs/overlayfs/overlay",
-        other => other,
-    })
+    listed
+        || kernel_module_available(match name {
+            "overlay" => "kernel/fs/overlayfs/overlay",
+            other => other,
+        })
 }
 
 fn kernel_module_available(module_path: &str) -> bool {
-    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
     let base = Path::new("/lib/modules").join(&release);
     let name = module_path.rsplit('/').next().unwrap_or(module_path);
     let builtin = fs::read_to_string(base.join("modules.builtin")).unwrap_or_default();
-    ["ko", "ko.xz", "ko.zst", "ko.gz"].iter().any(|ext| base.join(format!("{module_path}.{ext}")).exists())
+    ["ko", "ko.xz", "ko.zst", "ko.gz"]
+        .iter()
+        .any(|ext| base.join(format!("{module_path}.{ext}")).exists())
         || builtin.lines().any(|l| l.ends_with(&format!("/{name}.ko")))
 }
 
@@ -199,13 +215,19 @@ impl Report {
     /// Whether `stage` can run on this machine, and if not, the first reason.
     pub fn can_run(&self, stage: Stage) -> Result<(), String> {
         if !self.root {
-            return Err("needs root: run it with sudo (or `cargo run --bin …`, which uses sudo for you)".into());
+            return Err(
+                "needs root: run it with sudo (or `cargo run --bin …`, which uses sudo for you)"
+                    .into(),
+            );
         }
         if stage >= Stage::Network && !self.veth {
             return Err("needs the veth network driver (modprobe veth)".into());
         }
         if stage >= Stage::Cgroups && self.controllers.iter().filter(|c| c.usable).count() == 0 {
-            return Err(format!("needs cgroup controllers; cgroups here: {}", self.cgroup));
+            return Err(format!(
+                "needs cgroup controllers; cgroups here: {}",
+                self.cgroup
+            ));
         }
         if stage >= Stage::Overlay && !self.overlay {
             return Err("needs overlayfs (modprobe overlay)".into());
@@ -215,11 +237,29 @@ impl Report {
 
     /// The report as `cargo run` prints it.
     pub fn print(&self) {
-        let ok = |b: bool| if b { "✓".green().bold() } else { "✗".red().bold() };
+        let ok = |b: bool| {
+            if b {
+                "✓".green().bold()
+            } else {
+                "✗".red().bold()
+            }
+        };
         println!("{}", "This machine".bold());
-        println!("  {} running as root{}", ok(self.root), if self.root { "" } else { " (stages will ask for sudo)" });
+        println!(
+            "  {} running as root{}",
+            ok(self.root),
+            if self.root {
+                ""
+            } else {
+                " (stages will ask for sudo)"
+            }
+        );
         println!("  {} kernel {}", ok(true), self.kernel);
-        println!("  {} cgroups: {}", ok(self.cgroup != CgroupMode::Missing), self.cgroup);
+        println!(
+            "  {} cgroups: {}",
+            ok(self.cgroup != CgroupMode::Missing),
+            self.cgroup
+        );
         for c in &self.controllers {
             println!("      {} {:<7} {}", ok(c.usable), c.name, c.why);
         }
@@ -230,14 +270,22 @@ impl Report {
         println!("  {} overlayfs", ok(self.overlay));
         println!("  {} veth network driver", ok(self.veth));
         match &self.busybox {
-            Some(p) => println!("  {} static busybox at {} (used to build the root filesystem)", ok(true), p.display()),
+            Some(p) => println!(
+                "  {} static busybox at {} (used to build the root filesystem)",
+                ok(true),
+                p.display()
+            ),
             None => println!(
                 "  {} no static busybox: the root filesystem is built from the host's own binaries \
                  (apt install busybox-static for the full toolset)",
                 "!".yellow().bold()
             ),
         }
-        println!("  {} / has {} mount propagation", ok(true), self.root_propagation);
+        println!(
+            "  {} / has {} mount propagation",
+            ok(true),
+            self.root_propagation
+        );
         println!();
         println!("{}", "Stages".bold());
         for stage in Stage::ALL {
@@ -260,7 +308,9 @@ pub fn preflight(stage: Stage) -> anyhow::Result<()> {
         anyhow::bail!(crate::privileges::needs_root_message(stage.bin()));
     }
     let report = Report::gather();
-    report.can_run(stage).map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
+    report
+        .can_run(stage)
+        .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
 }
 
 #[cfg(test)]
@@ -271,6 +321,9 @@ mod tests {
     fn a_plain_directory_is_no_cgroup_mount() {
         let dir = std::env::temp_dir();
         // /tmp is a plain directory or a tmpfs without a unified/ cgroup2 beneath it.
-        assert!(matches!(cgroup_mode_at(&dir), CgroupMode::Missing | CgroupMode::Legacy));
+        assert!(matches!(
+            cgroup_mode_at(&dir),
+            CgroupMode::Missing | CgroupMode::Legacy
+        ));
     }
 }

@@ -17,7 +17,11 @@ impl Cleanup {
     }
 
     /// Registers how to undo something just created. `what` names it in an error message.
-    pub fn push(&mut self, what: impl Into<String>, undo: impl FnOnce() -> anyhow::Result<()> + 'static) {
+    pub fn push(
+        &mut self,
+        what: impl Into<String>,
+        undo: impl FnOnce() -> anyhow::Result<()> + 'static,
+    ) {
         self.actions.push((what.into(), Box::new(undo)));
     }
 

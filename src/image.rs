@@ -42,8 +42,13 @@ pub fn workshop_dir() -> PathBuf {
         return PathBuf::from(dir).join("workshop");
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    let target = exe.ancestors().find(|a| a.file_name().is_some_and(|n| n == "target")).map(Path::to_path_buf);
-    target.unwrap_or_else(|| PathBuf::from("target")).join("workshop")
+    let target = exe
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf);
+    target
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("workshop")
 }
 
 /// The default root filesystem's path.
@@ -69,10 +74,15 @@ impl std::fmt::Display for Source {
 
 /// The host's busybox, if it is a statically linked one.
 pub fn find_static_busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox", "/sbin/busybox"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| is_static_elf(p).unwrap_or(false))
+    [
+        "/bin/busybox",
+        "/usr/bin/busybox",
+        "/usr/local/bin/busybox",
+        "/sbin/busybox",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| is_static_elf(p).unwrap_or(false))
 }
 
 /// A static ELF has no PT_INTERP program header (no dynamic loader to name).
@@ -124,13 +134,18 @@ fn check_custom(dir: &Path) -> anyhow::Result<PathBuf> {
         )
     })?;
     if !meta.is_dir() {
-        bail!("--rootfs {} is not a directory; give an unpacked root filesystem directory", dir.display());
+        bail!(
+            "--rootfs {} is not a directory; give an unpacked root filesystem directory",
+            dir.display()
+        );
     }
     let root = fs::canonicalize(dir)?;
     if root == Path::new("/") {
         bail!("--rootfs / is the host's own root; give a separate root filesystem directory");
     }
-    let has_shell = ["bin/sh", "usr/bin/sh"].iter().any(|p| root.join(p).exists() || root.join(p).is_symlink());
+    let has_shell = ["bin/sh", "usr/bin/sh"]
+        .iter()
+        .any(|p| root.join(p).exists() || root.join(p).is_symlink());
     if !has_shell {
         bail!(
             "--rootfs {} has no /bin/sh, so it does not look like a root filesystem; give an unpacked one",
@@ -141,7 +156,9 @@ fn check_custom(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn choose_source() -> Source {
-    find_static_busybox().map(Source::StaticBusybox).unwrap_or(Source::HostBinaries)
+    find_static_busybox()
+        .map(Source::StaticBusybox)
+        .unwrap_or(Source::HostBinaries)
 }
 
 fn stamp_text(source: &Source) -> String {
@@ -170,7 +187,8 @@ pub fn build(root: &Path, source: &Source) -> anyhow::Result<()> {
             let _ = fs::remove_dir_all(&tmp);
             return Ok(());
         }
-        fs::remove_dir_all(root).with_context(|| format!("remove the outdated {}", root.display()))?;
+        fs::remove_dir_all(root)
+            .with_context(|| format!("remove the outdated {}", root.display()))?;
     }
     if let Err(e) = fs::rename(&tmp, root) {
         let _ = fs::remove_dir_all(&tmp);
@@ -182,7 +200,10 @@ pub fn build(root: &Path, source: &Source) -> anyhow::Result<()> {
 }
 
 fn populate(dir: &Path, source: &Source) -> anyhow::Result<()> {
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "dev", "etc", "proc", "sys", "tmp", "root", "var/www", "home"] {
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "dev", "etc", "proc", "sys", "tmp", "root",
+        "var/www", "home",
+    ] {
         fs::create_dir_all(dir.join(d))?;
     }
     // Like Docker's, the container's /tmp is an ordinary directory of its root filesystem.
@@ -193,9 +214,18 @@ fn populate(dir: &Path, source: &Source) -> anyhow::Result<()> {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )?;
     fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    fs::write(dir.join("etc/hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost\n")?;
-    fs::write(dir.join("etc/os-release"), "NAME=\"workshop rootfs\"\nID=workshop\n")?;
-    fs::write(dir.join("var/www/index.html"), "hello from inside the container\n")?;
+    fs::write(
+        dir.join("etc/hosts"),
+        "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+    )?;
+    fs::write(
+        dir.join("etc/os-release"),
+        "NAME=\"workshop rootfs\"\nID=workshop\n",
+    )?;
+    fs::write(
+        dir.join("var/www/index.html"),
+        "hello from inside the container\n",
+    )?;
     match source {
         Source::StaticBusybox(busybox) => install_busybox(dir, busybox)?,
         Source::HostBinaries => install_host_binaries(dir)?,
@@ -205,9 +235,17 @@ fn populate(dir: &Path, source: &Source) -> anyhow::Result<()> {
 }
 
 fn install_busybox(dir: &Path, busybox: &Path) -> anyhow::Result<()> {
-    fs::copy(busybox, dir.join("bin/busybox")).with_context(|| format!("copy {}", busybox.display()))?;
-    let list = Command::new(busybox).arg("--list").output().context("list busybox's applets")?;
-    for applet in String::from_utf8_lossy(&list.stdout).lines().map(str::trim).filter(|a| !a.is_empty()) {
+    fs::copy(busybox, dir.join("bin/busybox"))
+        .with_context(|| format!("copy {}", busybox.display()))?;
+    let list = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .context("list busybox's applets")?;
+    for applet in String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         if applet == "busybox" || applet.contains('/') {
             continue;
         }
@@ -224,7 +262,10 @@ fn install_host_binaries(dir: &Path) -> anyhow::Result<()> {
     let path = std::env::var("PATH").unwrap_or_default() + ":/usr/sbin:/sbin:/usr/bin:/bin";
     let mut missing = Vec::new();
     for (tool, package) in TOOLS {
-        let found = path.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file());
+        let found = path
+            .split(':')
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.is_file());
         let Some(bin) = found else {
             missing.push(format!("{tool} (package {package})"));
             continue;
@@ -278,7 +319,9 @@ pub fn parse_ldd(text: &str) -> Vec<PathBuf> {
 
 /// The tools missing from a host-binaries root filesystem, if any.
 pub fn missing_tools(root: &Path) -> Vec<String> {
-    fs::read_to_string(root.join("MISSING-TOOLS")).map(|s| s.lines().map(String::from).collect()).unwrap_or_default()
+    fs::read_to_string(root.join("MISSING-TOOLS"))
+        .map(|s| s.lines().map(String::from).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -290,7 +333,10 @@ mod tests {
         let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n";
         assert_eq!(
             parse_ldd(text),
-            vec![PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]
+            vec![
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2")
+            ]
         );
         assert!(parse_ldd("\tnot a dynamic executable\n").is_empty());
     }
@@ -310,8 +356,14 @@ mod tests {
         build(&dir, &Source::HostBinaries).unwrap();
         assert!(dir.join("bin/sh").is_file());
         let sh = dir.join("bin/sh");
-        assert!(shared_libraries(&sh).unwrap().iter().all(|l| dir.join(l.strip_prefix("/").unwrap()).exists()));
-        assert_eq!(fs::metadata(dir.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
+        assert!(shared_libraries(&sh)
+            .unwrap()
+            .iter()
+            .all(|l| dir.join(l.strip_prefix("/").unwrap()).exists()));
+        assert_eq!(
+            fs::metadata(dir.join("tmp")).unwrap().permissions().mode() & 0o7777,
+            0o1777
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -27,7 +27,11 @@ impl Drop for ShmSegment {
 
 /// The ids of the shared memory segments listed in a /proc/sysvipc/shm text.
 pub fn shm_ids(proc_sysvipc_shm: &str) -> Vec<i32> {
-    proc_sysvipc_shm.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)?.parse().ok()).collect()
+    proc_sysvipc_shm
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,13 @@ use std::path::Path;
 /// Marks every mount in this mount namespace private, so nothing mounted here reaches the host.
 /// The same as `mount --make-rprivate /`.
 pub fn make_private() -> nix::Result<()> {
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
 }
 // ANCHOR_END: make_private
 
@@ -41,8 +47,11 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
             let (left, right) = line.split_once(" - ")?;
             let l: Vec<&str> = left.split(' ').collect();
             let r: Vec<&str> = right.split(' ').collect();
-            let propagation =
-                l.get(6..).map(|tags| tags.join(" ")).filter(|t| !t.is_empty()).unwrap_or_else(|| "private".into());
+            let propagation = l
+                .get(6..)
+                .map(|tags| tags.join(" "))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "private".into());
             Some(MountEntry {
                 mount_point: l.get(4)?.to_string(),
                 fs_type: r.first()?.to_string(),
@@ -55,7 +64,9 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
 
 /// The host's mount table as this process sees it.
 pub fn host_mounts() -> std::io::Result<Vec<MountEntry>> {
-    Ok(parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo")?))
+    Ok(parse_mountinfo(&std::fs::read_to_string(
+        "/proc/self/mountinfo",
+    )?))
 }
 
 /// The propagation of the mount at `/`, as `findmnt -o PROPAGATION /` shows it.
@@ -63,7 +74,13 @@ pub fn root_propagation() -> String {
     host_mounts()
         .ok()
         .and_then(|m| m.into_iter().rev().find(|e| e.mount_point == "/"))
-        .map(|e| if e.propagation.contains("shared") { "shared".into() } else { "private".into() })
+        .map(|e| {
+            if e.propagation.contains("shared") {
+                "shared".into()
+            } else {
+                "private".into()
+            }
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -15,7 +15,13 @@ use std::path::Path;
 /// pivot_root(2) needs the new root to be a mount point (otherwise EINVAL). Bind-mounting a directory
 /// onto itself makes it one. The same as `mount --bind DIR DIR`.
 pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
-    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+    mount(
+        Some(dir),
+        dir,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
 }
 // ANCHOR_END: bind_self
 
@@ -35,8 +41,14 @@ pub fn pivot_into(new_root: &Path) -> nix::Result<()> {
 // ANCHOR_END: pivot_into
 
 /// The device nodes every container gets, as in the OCI runtime spec: (name, major, minor).
-pub const DEVICES: [(&str, u64, u64); 6] =
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 // ANCHOR: prepare_dev
 /// A minimal /dev under `root`: a tmpfs with the six standard devices, a private devpts for
@@ -44,12 +56,19 @@ pub const DEVICES: [(&str, u64, u64); 6] =
 pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
     let dev = root.join("dev");
     ensure_dir(&dev)?;
-    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
-        .context("mount tmpfs on /dev")?;
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID,
+        Some("mode=755,size=64k"),
+    )
+    .context("mount tmpfs on /dev")?;
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         let mode = Mode::from_bits_truncate(0o666);
-        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor)).with_context(|| format!("mknod /dev/{name}"))?;
+        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor))
+            .with_context(|| format!("mknod /dev/{name}"))?;
         // mknod is filtered by the umask; devices must be usable by everyone.
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
@@ -71,11 +90,20 @@ pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
     std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx"))?;
     let shm = dev.join("shm");
     std::fs::create_dir(&shm)?;
-    mount(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777,size=64m"))
-        .context("mount tmpfs on /dev/shm")?;
-    for (link, target) in
-        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
-    {
+    mount(
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777,size=64m"),
+    )
+    .context("mount tmpfs on /dev/shm")?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         std::os::unix::fs::symlink(target, dev.join(link))?;
     }
     Ok(())
@@ -87,13 +115,15 @@ pub fn mount_sys_readonly(root: &Path) -> anyhow::Result<()> {
     let sys = root.join("sys");
     ensure_dir(&sys)?;
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("sysfs"), &sys, Some("sysfs"), flags, None::<&str>).context("mount sysfs read-only on /sys")
+    mount(Some("sysfs"), &sys, Some("sysfs"), flags, None::<&str>)
+        .context("mount sysfs read-only on /sys")
 }
 
 /// Creates a mount point the root filesystem lacks (an exported Docker image may have no /proc).
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
-        std::fs::create_dir_all(dir).with_context(|| format!("create mount point {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create mount point {}", dir.display()))?;
     }
     Ok(())
 }

@@ -13,7 +13,12 @@ use std::os::fd::AsFd;
 use std::sync::OnceLock;
 
 /// The signals that mean "stop": the stage cleans up and exits 128 + signal.
-pub const STOP_SIGNALS: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+pub const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
 
 /// A signal the stage received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +48,8 @@ fn set() -> SigSet {
 pub fn install() {
     BLOCKED.get_or_init(|| {
         let set = set();
-        set.thread_block().expect("blocking signals cannot fail for valid signals");
+        set.thread_block()
+            .expect("blocking signals cannot fail for valid signals");
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .expect("signalfd(2) is available on every kernel this workshop supports");
         Blocked { fd }
@@ -60,7 +66,9 @@ pub fn unblock_in_child() {
 fn take() -> Option<(Signal, i32)> {
     let blocked = BLOCKED.get()?;
     match blocked.fd.read_signal() {
-        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32).ok().map(|s| (s, info.ssi_code)),
+        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32)
+            .ok()
+            .map(|s| (s, info.ssi_code)),
         _ => None,
     }
 }
@@ -69,7 +77,10 @@ fn take() -> Option<(Signal, i32)> {
 pub fn pending_stop() -> Option<Received> {
     while let Some((signal, code)) = take() {
         if signal != Signal::SIGCHLD {
-            return Some(Received { signal, from_terminal: code == libc::SI_KERNEL });
+            return Some(Received {
+                signal,
+                from_terminal: code == libc::SI_KERNEL,
+            });
         }
     }
     None
@@ -94,7 +105,10 @@ pub fn wait(timeout_ms: i32) -> Wake {
             if signal == Signal::SIGCHLD {
                 return Wake::ChildChanged;
             }
-            return Wake::Stop(Received { signal, from_terminal: code == libc::SI_KERNEL });
+            return Wake::Stop(Received {
+                signal,
+                from_terminal: code == libc::SI_KERNEL,
+            });
         }
         let mut fds = [PollFd::new(blocked.fd.as_fd(), PollFlags::POLLIN)];
         let timeout = if timeout_ms < 0 {
@@ -113,7 +127,9 @@ pub fn wait(timeout_ms: i32) -> Wake {
 /// For `--step`: waits for Enter on the terminal. A stop signal while waiting ends the run cleanly.
 pub fn wait_for_enter(prompt: &str) {
     use std::io::{BufRead, IsTerminal, Write};
-    let Ok(tty) = std::fs::File::open("/dev/tty") else { return };
+    let Ok(tty) = std::fs::File::open("/dev/tty") else {
+        return;
+    };
     if !tty.is_terminal() {
         return;
     }
@@ -121,16 +137,24 @@ pub fn wait_for_enter(prompt: &str) {
     let _ = std::io::stderr().flush();
     if let Some(blocked) = BLOCKED.get() {
         loop {
-            let mut fds =
-                [PollFd::new(tty.as_fd(), PollFlags::POLLIN), PollFd::new(blocked.fd.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(tty.as_fd(), PollFlags::POLLIN),
+                PollFd::new(blocked.fd.as_fd(), PollFlags::POLLIN),
+            ];
             let _ = poll(&mut fds, PollTimeout::NONE);
-            if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            if fds[1]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
                 if let Some(r) = pending_stop() {
                     // Unwinding runs every guard; the lesson's main turns this into 128 + signal.
                     std::panic::panic_any(Interrupted(r.signal));
                 }
             }
-            if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            if fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
                 break;
             }
         }
@@ -144,7 +168,11 @@ pub struct Interrupted(pub Signal);
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "stopped by {}; everything the stage created was removed", self.0)
+        write!(
+            f,
+            "stopped by {}; everything the stage created was removed",
+            self.0
+        )
     }
 }
 

@@ -119,7 +119,12 @@ mod tests {
     #[test]
     fn each_stage_keeps_the_namespaces_of_the_one_before() {
         for pair in Stage::ALL.windows(2) {
-            assert!(pair[1].namespaces().contains(pair[0].namespaces()), "{} drops one of {}", pair[1], pair[0]);
+            assert!(
+                pair[1].namespaces().contains(pair[0].namespaces()),
+                "{} drops one of {}",
+                pair[1],
+                pair[0]
+            );
         }
         assert_eq!(Stage::Pid.namespaces(), CloneFlags::CLONE_NEWPID);
     }
