@@ -1,2 +1,118 @@
 //! The workshop's default binary: `cargo run` with no `--bin`.
-fn main() {}
+//!
+//! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
+//! checks exercises (`check`), shows progress, measures a container against the course notes' claims
+//! (`measure`) and builds the root filesystem (`rootfs`).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use workshop::exercise::{self, Track};
+use workshop::Stage;
+
+/// The container workshop: build a Linux container one mechanism at a time.
+#[derive(Parser)]
+#[command(
+    after_help = "Stages: cargo run --bin 01_pid (then 02_mount_proc, 03_rootfs, …)\nBook: book/ (mdbook serve book)"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// What this machine can do, and which stages it can run (the default).
+    Doctor,
+    /// Check your exercise for a stage (default: the first one not done yet).
+    Check {
+        /// The stage: 1, 01 or 01_pid.
+        stage: Option<String>,
+        /// Check the reference solutions instead of your exercises.
+        #[arg(long)]
+        solutions: bool,
+    },
+    /// Which exercises are done.
+    Progress {
+        #[arg(long)]
+        solutions: bool,
+    },
+    /// Measure a container's start time and memory on this machine (container vs VM, chapter 0).
+    Measure {
+        /// How many containers to start.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
+    /// Build the root filesystem the stages use, and print where it is.
+    Rootfs,
+}
+
+fn main() -> ExitCode {
+    workshop::narrate::init_color();
+    let args = Args::parse();
+    let ok = match args.command.unwrap_or(Cmd::Doctor) {
+        Cmd::Doctor => {
+            workshop::doctor::Report::gather().print();
+            true
+        }
+        Cmd::Check { stage, solutions } => check(
+            stage.as_deref(),
+            if solutions {
+                Track::Solutions
+            } else {
+                Track::Exercises
+            },
+        ),
+        Cmd::Progress { solutions } => exercise::progress(if solutions {
+            Track::Solutions
+        } else {
+            Track::Exercises
+        }),
+        Cmd::Measure { runs } => match workshop::measure::report(runs) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("error: measure: {}", workshop::lesson::one_line(&e));
+                false
+            }
+        },
+        Cmd::Rootfs => match workshop::image::ensure(None) {
+            Ok(root) => {
+                println!("{}", root.display());
+                true
+            }
+            Err(e) => {
+                eprintln!("error: rootfs: {}", workshop::lesson::one_line(&e));
+                false
+            }
+        },
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn check(stage: Option<&str>, track: Track) -> bool {
+    if !workshop::privileges::is_root() {
+        eprintln!("error: checking an exercise runs containers, which needs root; run `cargo run -- check` (it uses sudo for you)");
+        return false;
+    }
+    let stages: Vec<Stage> = match stage {
+        Some(s) => match Stage::parse(s).filter(|s| s.built()) {
+            Some(st) => vec![st],
+            None => {
+                eprintln!("error: there is no exercise for stage {s:?}; give a number from 1 to 3, like `cargo run -- check 01`");
+                return false;
+            }
+        },
+        None => Stage::ALL.into_iter().filter(|s| s.built()).collect(),
+    };
+    for st in stages {
+        let verdict = exercise::check(track, st);
+        exercise::explain(track, st, &verdict);
+        if !matches!(verdict, exercise::Verdict::Done { .. }) {
+            return false;
+        }
+    }
+    true
+}

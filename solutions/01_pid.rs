@@ -1,1 +1,39 @@
-fn main() {}
+//! Exercise 01 · PID namespace
+//!
+//! A container starts life as an ordinary child process. What makes it a container is the set of
+//! namespaces it is born into. Your job: start the child with clone(2) so that it is born into a new
+//! PID namespace, where it will be PID 1.
+//!
+//! Try it:   cargo run -p exercises --bin ex01_pid -- sh -c 'echo $$'
+//! Check it: cargo run -- check 01
+
+use nix::sched::{clone, CloneCb, CloneFlags};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use std::process::ExitCode;
+use workshop::mechanisms::Mechanisms;
+use workshop::Stage;
+
+// TODO: Start `child` as a new process with clone(2) and return its PID.
+// `flags` already holds CLONE_NEWPID (and, in later stages, the other CLONE_NEW* flags).
+// ANCHOR: todo
+fn clone_child(child: CloneCb<'_>, flags: CloneFlags) -> nix::Result<Pid> {
+    // clone(2) does not give the child a copy of our stack pointer's memory the way fork(2) does
+    // for the calling thread: it wants a stack to run `child` on. Without CLONE_VM the child gets a
+    // private copy of the whole address space, this Vec included.
+    let mut stack = vec![0u8; 1024 * 1024];
+    // SAFETY: no CLONE_VM, so the child shares no memory with us, and the workshop's process is
+    // single-threaded when it spawns a container, so no lock can be held by another thread.
+    // SIGCHLD as the exit signal makes the child an ordinary child that waitpid(2) can reap;
+    // CLONE_NEWPID in `flags` makes it PID 1 of a new PID namespace.
+    unsafe { clone(child, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
+}
+// ANCHOR_END: todo
+
+fn main() -> ExitCode {
+    let mechanisms = Mechanisms {
+        clone_child,
+        ..Mechanisms::library()
+    };
+    workshop::exercise::main(Stage::Pid, mechanisms)
+}

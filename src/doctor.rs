@@ -176,8 +176,31 @@ fn kernel_module_available(module_path: &str) -> bool {
         || builtin.lines().any(|l| l.ends_with(&format!("/{name}.ko")))
 }
 
+/// Whether veth pairs can be made. As root, tried for real inside a throwaway network namespace,
+/// which takes the pair with it when it ends, so the host never sees it; a kernel with veth built in
+/// shows no module anywhere in /sys or /lib/modules, so looking for files would say no.
 pub fn has_veth() -> bool {
-    Path::new("/sys/module/veth").exists() || kernel_module_available("kernel/drivers/net/veth")
+    if Path::new("/sys/module/veth").exists() || kernel_module_available("kernel/drivers/net/veth")
+    {
+        return true;
+    }
+    if !crate::privileges::is_root() {
+        return false;
+    }
+    let probe = crate::container::in_throwaway_child(nix::sched::CloneFlags::CLONE_NEWNET, || {
+        let status = std::process::Command::new("ip")
+            .args([
+                "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1",
+            ])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            "yes".into()
+        } else {
+            "no".into()
+        }
+    });
+    probe.is_ok_and(|answer| answer == "yes")
 }
 
 /// Everything doctor knows about this machine.

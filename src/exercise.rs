@@ -1,1 +1,238 @@
-//! (in progress)
+//! Exercises: the student's version of a stage, the checker that runs it through the same fact checks
+//! as the reference stage, and the progress view.
+//!
+//! An exercise binary (`exercises/NN_topic.rs`) is the stage's container with one mechanism replaced
+//! by the student's function (see [`crate::mechanisms`]). `cargo run -- check NN` builds it, runs every
+//! fact check of [`crate::facts`] against it, and says in full sentences what passed and what did not.
+
+use crate::container::Config;
+use crate::facts;
+use crate::mechanisms::Mechanisms;
+use crate::stage::Stage;
+use clap::Parser;
+use colored::Colorize;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The arguments of every exercise binary: the same as the stage's.
+#[derive(Parser)]
+#[command(about = "Your version of a workshop stage. Check it with: cargo run -- check NN")]
+struct ExerciseArgs {
+    #[command(flatten)]
+    common: crate::cli::CommonArgs,
+    #[command(flatten)]
+    rootfs: crate::cli::RootfsArgs,
+}
+
+/// What an exercise runs when given no command: the stage's signature experiment.
+pub fn try_it_command(stage: Stage) -> Vec<String> {
+    let cmd: &[&str] = match stage {
+        Stage::Pid => &["sh", "-c", "echo \"inside, my PID is $$\""],
+        Stage::MountProc => &["ps", "-e"],
+        _ => &["sh", "-c", "echo \"hostname: $(hostname)\"; ls /"],
+    };
+    cmd.iter().map(|s| s.to_string()).collect()
+}
+
+/// The `main` of an exercise binary.
+pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
+    let mut args = ExerciseArgs::parse();
+    if args.common.command.is_empty() {
+        eprintln!(
+            "(no command given, so running `{}`; check your work with: cargo run -- check {:02})",
+            try_it_command(stage).join(" "),
+            stage.number()
+        );
+        args.common.command = try_it_command(stage);
+    }
+    let rootfs = args.rootfs.clone();
+    let config = move || {
+        let mut config = Config::for_stage(stage);
+        config.mechanisms = mechanisms;
+        if stage >= Stage::Rootfs {
+            config = config
+                .with_rootfs(crate::image::ensure(rootfs.rootfs.as_deref())?)
+                .with_hostname(rootfs.hostname.unwrap_or_else(crate::uts::container_id));
+        }
+        Ok(config)
+    };
+    crate::lesson::main(stage, args.common, config, |_| Ok(()))
+}
+
+/// The student's exercises or the reference solutions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Track {
+    Exercises,
+    Solutions,
+}
+
+impl Track {
+    fn package(self) -> &'static str {
+        match self {
+            Track::Exercises => "exercises",
+            Track::Solutions => "solutions",
+        }
+    }
+
+    /// The binary's name: `ex01_pid` or `sol01_pid`.
+    pub fn bin(self, stage: Stage) -> String {
+        match self {
+            Track::Exercises => format!("ex{}", stage.bin()),
+            Track::Solutions => format!("sol{}", stage.bin()),
+        }
+    }
+
+    /// The source file the student edits.
+    pub fn file(self, stage: Stage) -> String {
+        format!("{}/{}.rs", self.package(), stage.bin())
+    }
+}
+
+/// How an exercise stands.
+#[derive(Debug)]
+pub enum Verdict {
+    Done {
+        checks: usize,
+    },
+    Todo {
+        message: String,
+    },
+    Failing {
+        passed: usize,
+        failures: Vec<(String, String)>,
+    },
+    DoesNotBuild {
+        output: String,
+    },
+}
+
+/// The workspace root, where Cargo.toml is.
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the exercise with cargo, as the user who ran `sudo` when there is one, so that files in
+/// target/ stay theirs.
+pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"))
+        .args(["-p", track.package(), "--bin", &track.bin(stage)]);
+    if let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) {
+        use std::os::unix::process::CommandExt;
+        if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
+            cmd.uid(uid).gid(gid);
+        }
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let target = crate::image::workshop_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "target".into());
+    Ok(target.join("debug").join(track.bin(stage)))
+}
+
+/// Builds an exercise and runs every fact check of its stage against it.
+pub fn check(track: Track, stage: Stage) -> Verdict {
+    let bin = match build(track, stage) {
+        Ok(b) => b,
+        Err(output) => return Verdict::DoesNotBuild { output },
+    };
+    // A first run shows whether the student's function is still a todo!().
+    let probe = facts::run(&bin, &["--", "true"]);
+    if let Some(pos) = probe.stderr.find("not yet implemented") {
+        let message = probe.stderr[pos..].lines().next().unwrap_or("").to_string();
+        return Verdict::Todo { message };
+    }
+    let checks = facts::checks_for(stage);
+    let total = checks.len();
+    let mut failures = Vec::new();
+    for c in checks {
+        if let Err(why) = (c.run)(&bin) {
+            failures.push((c.name.to_string(), why));
+        }
+    }
+    if failures.is_empty() {
+        Verdict::Done { checks: total }
+    } else {
+        Verdict::Failing {
+            passed: total - failures.len(),
+            failures,
+        }
+    }
+}
+
+/// Prints a verdict in full sentences.
+pub fn explain(track: Track, stage: Stage, verdict: &Verdict) {
+    let file = track.file(stage);
+    let n = stage.number();
+    match verdict {
+        Verdict::Done { checks } => {
+            println!(
+                "{} Stage {n:02} ({stage}) passes all {checks} checks in {file}. Well done!",
+                "✓".green().bold()
+            );
+            if let Some(next) = Stage::ALL.iter().find(|s| s.number() == n + 1 && s.built()) {
+                println!(
+                    "  Next: open {} and run `cargo run -- check {:02}`.",
+                    track.file(*next),
+                    next.number()
+                );
+            }
+        }
+        Verdict::Todo { message } => {
+            println!(
+                "{} Stage {n:02} ({stage}) is not done yet: {file} still reaches its todo!().",
+                "…".yellow().bold()
+            );
+            println!("  It said: {message}");
+            println!("  Open {file}, read the hints above the TODO, and replace the todo!() with your code.");
+        }
+        Verdict::Failing { passed, failures } => {
+            println!(
+                "{} Stage {n:02} ({stage}): {passed} of {} checks pass; {} do not.",
+                "✗".red().bold(),
+                passed + failures.len(),
+                failures.len()
+            );
+            for (name, why) in failures {
+                println!("  ✗ {name}: {why}.");
+            }
+            println!("  Look at the function under the TODO in {file}; the chapter for stage {n:02} in the book explains the mechanism.");
+        }
+        Verdict::DoesNotBuild { output } => {
+            println!("{} Stage {n:02} ({stage}): {file} does not compile yet. Here is what the compiler said:", "✗".red().bold());
+            println!("{}", output.trim_end());
+        }
+    }
+}
+
+/// The progress view: every built stage, and where the student stands.
+pub fn progress(track: Track) -> bool {
+    println!("{}", "Your progress".bold());
+    let mut all_done = true;
+    for stage in Stage::ALL.into_iter().filter(|s| s.built()) {
+        let verdict = check(track, stage);
+        let mark = match &verdict {
+            Verdict::Done { .. } => "✓ done".green().to_string(),
+            Verdict::Todo { .. } => "… to do".yellow().to_string(),
+            Verdict::Failing { passed, failures } => {
+                format!("✗ {passed}/{} checks pass", passed + failures.len())
+                    .red()
+                    .to_string()
+            }
+            Verdict::DoesNotBuild { .. } => "✗ does not compile".red().to_string(),
+        };
+        all_done &= matches!(verdict, Verdict::Done { .. });
+        println!("  {:<14} {:<28} {mark}", stage.bin(), track.file(stage));
+    }
+    all_done
+}

@@ -1,1 +1,462 @@
-//! (in progress)
+//! Facts about a stage, checked from outside the stage's own words.
+//!
+//! The integration tests and the exercise checker (`cargo run -- check`) both use these, so a student's
+//! exercise passes exactly the checks the reference stage passes. Each check runs a stage binary for
+//! real and looks at what the kernel says: /proc/PID/ns inodes, /proc/PID/root, the host's mount table,
+//! the host's files and IPC objects. A failure is a full sentence saying what was wrong and where to look.
+
+use crate::stage::Stage;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any single run of a stage may take before a check gives up on it.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a finished run of a stage binary printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Exit code, or 128 + signal.
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The plain, uncolored command for a stage binary.
+pub fn command(bin: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a stage binary to the end (killing it after [`RUN_TIMEOUT`]).
+pub fn run(bin: &Path, args: &[&str]) -> Outcome {
+    run_command(command(bin, args))
+}
+
+pub fn run_command(mut cmd: Command) -> Outcome {
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome {
+                status: 127,
+                stdout: String::new(),
+                stderr: format!("cannot start: {e}"),
+            }
+        }
+    };
+    let pid = child.id();
+    let watchdog = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < RUN_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(50));
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+        }
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().expect("wait for the stage");
+    drop(watchdog);
+    Outcome {
+        status: exit_code(out.status),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// A stage binary running `sleep` as its container's PID 1, for looking at the container from outside.
+pub struct Live {
+    pub stage: Child,
+    /// The container's PID as the host sees it.
+    pub container_pid: u32,
+}
+
+impl Live {
+    /// Starts `bin [args] -- sleep 30` and waits until the container's PID 1 has become `sleep`, which
+    /// means every setup step inside has run.
+    pub fn start(bin: &Path, args: &[&str]) -> Result<Live, String> {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--", "sleep", "30"]);
+        let mut stage = command(bin, &all)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let children = format!("/proc/{0}/task/{0}/children", stage.id());
+        while Instant::now() < deadline {
+            let pid = std::fs::read_to_string(&children).ok().and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+            });
+            if let Some(pid) = pid {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == "sleep" {
+                    return Ok(Live {
+                        stage,
+                        container_pid: pid,
+                    });
+                }
+            }
+            if let Ok(Some(_)) = stage.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = stage.stderr.as_mut() {
+                    let _ = BufReader::new(e).read_line(&mut err);
+                }
+                return Err(format!(
+                    "{} exited before its container ran `sleep`: {}",
+                    bin.display(),
+                    err.trim()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = stage.kill();
+        let _ = stage.wait();
+        Err(format!(
+            "{}'s container did not start `sleep` within 10 s",
+            bin.display()
+        ))
+    }
+
+    /// The container's namespace inode of a kind, read by the host.
+    pub fn ns(&self, kind: &str) -> Result<u64, String> {
+        ns_of(&format!("/proc/{}/ns/{kind}", self.container_pid))
+    }
+
+    /// Sends `signal` to the stage process and returns its exit status.
+    pub fn stop_stage(mut self, signal: i32) -> i32 {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(self.stage.id() as i32, signal) };
+        self.wait_stage()
+    }
+
+    /// Kills the container's process from the host and returns the stage's exit status.
+    pub fn kill_container(mut self, signal: i32) -> i32 {
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(self.container_pid as i32, signal) };
+        self.wait_stage()
+    }
+
+    fn wait_stage(&mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.stage.try_wait() {
+                return exit_code(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.stage.kill();
+        self.stage.wait().map(exit_code).unwrap_or(-1)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Ok(None) = self.stage.try_wait() {
+            let _ = self.stage.kill();
+            let _ = self.stage.wait();
+        }
+    }
+}
+
+fn ns_of(path: &str) -> Result<u64, String> {
+    std::fs::metadata(path)
+        .map(|m| m.ino())
+        .map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// The host's namespace inode of a kind (this process's).
+pub fn host_ns(kind: &str) -> u64 {
+    ns_of(&format!("/proc/self/ns/{kind}")).unwrap_or(0)
+}
+
+/// Whether a process still exists.
+pub fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What the host looks like, to compare before and after a run.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub mountinfo: Vec<crate::mounts::MountEntry>,
+    pub tmp_entries: Vec<String>,
+    pub workshop_entries: Vec<String>,
+    pub hostname: String,
+}
+
+impl HostState {
+    pub fn capture() -> HostState {
+        let list = |dir: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        HostState {
+            mountinfo: crate::mounts::host_mounts().unwrap_or_default(),
+            tmp_entries: list(Path::new("/tmp")),
+            workshop_entries: list(&crate::image::workshop_dir()),
+            hostname: crate::uts::host_hostname(),
+        }
+    }
+
+    /// Describes what differs from `before`, or `None` when the host is as it was.
+    pub fn diff(&self, before: &HostState) -> Option<String> {
+        let mut d = Vec::new();
+        if self.mountinfo != before.mountinfo {
+            d.push(format!(
+                "the mount table changed ({} mounts before, {} after)",
+                before.mountinfo.len(),
+                self.mountinfo.len()
+            ));
+        }
+        let added: Vec<&String> = self
+            .tmp_entries
+            .iter()
+            .filter(|e| !before.tmp_entries.contains(e))
+            .collect();
+        let workshop_added: Vec<&String> = self
+            .workshop_entries
+            .iter()
+            .filter(|e| !before.workshop_entries.contains(e) && e.as_str() != "rootfs")
+            .collect();
+        if !added.is_empty() {
+            d.push(format!("new entries in /tmp: {added:?}"));
+        }
+        if !workshop_added.is_empty() {
+            d.push(format!(
+                "new entries in target/workshop: {workshop_added:?}"
+            ));
+        }
+        if self.hostname != before.hostname {
+            d.push(format!(
+                "the hostname changed from {} to {}",
+                before.hostname, self.hostname
+            ));
+        }
+        (!d.is_empty()).then(|| d.join("; "))
+    }
+}
+
+/// One fact check.
+pub struct Check {
+    pub stage: Stage,
+    pub name: &'static str,
+    pub run: fn(&Path) -> Result<(), String>,
+}
+
+/// The fact checks a stage's container must pass: its own new mechanism and every earlier one.
+pub fn checks_for(stage: Stage) -> Vec<Check> {
+    let all = [
+        Check {
+            stage: Stage::Pid,
+            name: "the command runs as PID 1",
+            run: pid_is_one,
+        },
+        Check {
+            stage: Stage::Pid,
+            name: "the container has its own PID namespace",
+            run: own_pid_namespace,
+        },
+        Check {
+            stage: Stage::Pid,
+            name: "the exit status passes through",
+            run: exit_status_passes_through,
+        },
+        Check {
+            stage: Stage::MountProc,
+            name: "/proc lists only the container's processes",
+            run: proc_is_the_containers,
+        },
+        Check {
+            stage: Stage::MountProc,
+            name: "the host's mount table is unchanged",
+            run: host_mounts_unchanged,
+        },
+        Check {
+            stage: Stage::Rootfs,
+            name: "the container's / is its root filesystem",
+            run: root_is_the_rootfs,
+        },
+        Check {
+            stage: Stage::Rootfs,
+            name: "the host's /tmp files are invisible",
+            run: host_tmp_invisible,
+        },
+        Check {
+            stage: Stage::Rootfs,
+            name: "the hostname is the container's own",
+            run: own_hostname,
+        },
+        Check {
+            stage: Stage::Rootfs,
+            name: "the host's IPC objects are invisible",
+            run: own_ipc,
+        },
+    ];
+    all.into_iter().filter(|c| c.stage <= stage).collect()
+}
+
+fn expect(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}
+
+fn pid_is_one(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "sh", "-c", "echo $$"]);
+    expect(out.status == 0 && out.stdout.trim() == "1", || {
+        format!(
+            "`-- sh -c 'echo $$'` printed {:?} (status {}, stderr {:?}), not 1: the child is not the first process of a new PID namespace; check that clone(2) gets CLONE_NEWPID",
+            out.stdout.trim(),
+            out.status,
+            out.stderr.trim()
+        )
+    })
+}
+
+fn own_pid_namespace(bin: &Path) -> Result<(), String> {
+    let live = Live::start(bin, &[])?;
+    let inside = live.ns("pid")?;
+    expect(inside != host_ns("pid"), || {
+        "the container's /proc/PID/ns/pid has the host's inode: it never left the host's PID namespace".into()
+    })
+}
+
+fn exit_status_passes_through(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "sh", "-c", "exit 7"]);
+    expect(out.status == 7, || {
+        format!(
+            "`-- sh -c 'exit 7'` made the stage exit with {}, not 7",
+            out.status
+        )
+    })?;
+    let live = Live::start(bin, &[])?;
+    let status = live.kill_container(libc::SIGKILL);
+    expect(status == 128 + libc::SIGKILL, || {
+        format!("after the host killed the container with SIGKILL the stage exited with {status}, not 137 (128 + 9)")
+    })
+}
+
+fn proc_is_the_containers(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "ls", "/proc"]);
+    let pids: Vec<&str> = out
+        .stdout
+        .split_whitespace()
+        .filter(|e| e.parse::<u32>().is_ok())
+        .collect();
+    expect(out.status == 0 && pids == ["1"], || {
+        format!(
+            "`-- ls /proc` listed the processes {pids:?} (status {}): the container should see only itself, PID 1; mount a new proc filesystem on /proc inside the new mount namespace",
+            out.status
+        )
+    })?;
+    let live = Live::start(bin, &[])?;
+    let inside = live.ns("mnt")?;
+    expect(inside != host_ns("mnt"), || {
+        "the container shares the host's mount namespace: its mounts would be the host's".into()
+    })
+}
+
+fn host_mounts_unchanged(bin: &Path) -> Result<(), String> {
+    let before = crate::mounts::host_mounts().map_err(|e| e.to_string())?;
+    let out = run(bin, &["--", "true"]);
+    let after = crate::mounts::host_mounts().map_err(|e| e.to_string())?;
+    expect(out.status == 0, || {
+        format!(
+            "`-- true` failed with status {}: {}",
+            out.status,
+            out.stderr.trim()
+        )
+    })?;
+    expect(before == after, || {
+        "the host's mount table changed during the run: make / private (MS_REC | MS_PRIVATE) before mounting anything".into()
+    })
+}
+
+/// The default root filesystem the stage uses, as `target/workshop/rootfs` beside the binary.
+pub fn default_rootfs_for(bin: &Path) -> PathBuf {
+    let target = bin
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf);
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => PathBuf::from(t).join("workshop/rootfs"),
+        None => target
+            .unwrap_or_else(|| PathBuf::from("target"))
+            .join("workshop/rootfs"),
+    }
+}
+
+fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
+    let live = Live::start(bin, &[])?;
+    let rootfs = default_rootfs_for(bin);
+    let seen = std::fs::metadata(format!("/proc/{}/root/", live.container_pid))
+        .map_err(|e| e.to_string())?;
+    let expected = std::fs::metadata(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
+    expect(
+        (seen.dev(), seen.ino()) == (expected.dev(), expected.ino()),
+        || {
+            format!("the container's / (host: /proc/PID/root) is not {}: pivot_root into it did not happen", rootfs.display())
+        },
+    )
+}
+
+fn host_tmp_invisible(bin: &Path) -> Result<(), String> {
+    let secret = format!("/tmp/workshop-secret-{}.txt", std::process::id());
+    std::fs::write(&secret, "secret\n").map_err(|e| e.to_string())?;
+    let out = run(bin, &["--", "cat", &secret]);
+    let _ = std::fs::remove_file(&secret);
+    expect(out.status != 0 && !out.stdout.contains("secret"), || {
+        format!("the container could read the host's {secret}: it still sees the host's files; pivot_root into the root filesystem and detach the old root")
+    })
+}
+
+fn own_hostname(bin: &Path) -> Result<(), String> {
+    let host = crate::uts::host_hostname();
+    let out = run(bin, &["--hostname", "box-check", "--", "hostname"]);
+    expect(out.stdout.trim() == "box-check", || {
+        format!("`--hostname box-check -- hostname` printed {:?}: the UTS namespace's hostname was not set", out.stdout.trim())
+    })?;
+    expect(crate::uts::host_hostname() == host, || {
+        "the host's hostname changed: the container shares the host's UTS namespace".into()
+    })?;
+    let live = Live::start(bin, &[])?;
+    expect(live.ns("uts")? != host_ns("uts"), || {
+        "the container shares the host's UTS namespace".into()
+    })
+}
+
+fn own_ipc(bin: &Path) -> Result<(), String> {
+    let segment = crate::ipc::ShmSegment::create().map_err(|e| e.to_string())?;
+    let out = run(bin, &["--", "cat", "/proc/sysvipc/shm"]);
+    let ids = crate::ipc::shm_ids(&out.stdout);
+    expect(out.status == 0 && !ids.contains(&segment.id), || {
+        format!("the host's shared memory segment {} is visible inside: the container shares the host's IPC namespace", segment.id)
+    })?;
+    let live = Live::start(bin, &[])?;
+    expect(live.ns("ipc")? != host_ns("ipc"), || {
+        "the container shares the host's IPC namespace".into()
+    })
+}

@@ -1,0 +1,46 @@
+//! Exercise 02 · mount namespace and a fresh /proc
+//!
+//! The container is already in a new PID and mount namespace (the library does the clone). But
+//! `ps` reads /proc, and /proc is still the host's. Your job, inside the container, in order:
+//! make every mount private so nothing reaches the host, then mount a new proc filesystem.
+//!
+//! Try it:   cargo run -p exercises --bin ex02_mount_proc -- ps -e
+//! Check it: cargo run -- check 02
+
+use nix::mount::{mount, MsFlags};
+use std::path::Path;
+use std::process::ExitCode;
+use workshop::mechanisms::Mechanisms;
+use workshop::Stage;
+
+// TODO: Make `/` and every mount below it private, then mount proc on `target`.
+// ANCHOR: todo
+fn make_private() -> nix::Result<()> {
+    // The new mount namespace is a copy of the host's, and with shared propagation (systemd's
+    // default for /) a mount made here would show up on the host too. MS_PRIVATE cuts that link,
+    // and MS_REC does it for every mount below / as well.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
+fn mount_proc(target: &Path) -> nix::Result<()> {
+    // A proc filesystem shows the PID namespace of the process that mounts it: ours, so ps sees
+    // only the container. It holds no programs or devices, hence nosuid, nodev and noexec.
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), target, Some("proc"), flags, None::<&str>)
+}
+// ANCHOR_END: todo
+
+fn main() -> ExitCode {
+    let mechanisms = Mechanisms {
+        make_private,
+        mount_proc,
+        ..Mechanisms::library()
+    };
+    workshop::exercise::main(Stage::MountProc, mechanisms)
+}
