@@ -1,1 +1,99 @@
-fn main() {}
+//! Container start-up, measured against the baselines the course compares with:
+//! util-linux `unshare` with the same namespaces and root, and `runc` on the same root filesystem.
+//!
+//! Run it as root: `cargo bench --bench startup` (uses sudo through the cargo runner otherwise).
+//! Each row is the median wall time from starting the tool to its container's `true` exiting.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 100;
+
+fn time(mut cmd: impl FnMut() -> Command) -> Option<(Duration, Duration)> {
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let status = cmd().stdout(Stdio::null()).stderr(Stdio::null()).status().ok()?;
+        if !status.success() {
+            return None;
+        }
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Some((times[RUNS / 2], times[RUNS * 9 / 10]))
+}
+
+fn row(name: &str, t: Option<(Duration, Duration)>) {
+    match t {
+        Some((median, p90)) => println!(
+            "{name:<48} median {:>7.2} ms   p90 {:>7.2} ms",
+            median.as_secs_f64() * 1e3,
+            p90.as_secs_f64() * 1e3
+        ),
+        None => println!("{name:<48} (not available on this machine)"),
+    }
+}
+
+fn runc_bundle(rootfs: &Path) -> Option<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("workshop-bench-runc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let ok = Command::new("runc").args(["spec"]).current_dir(&dir).status().ok()?.success();
+    if !ok {
+        return None;
+    }
+    let spec = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let spec = spec
+        .replace("\"terminal\": true", "\"terminal\": false")
+        .replace("\"sh\"", "\"true\"")
+        .replace("\"path\": \"rootfs\"", &format!("\"path\": \"{}\"", rootfs.display()));
+    std::fs::write(dir.join("config.json"), spec).ok()?;
+    Some(dir)
+}
+
+fn main() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("error: the start-up benchmark starts containers, which needs root; run `cargo bench --bench startup` as root");
+        std::process::exit(1);
+    }
+    let rootfs = workshop::image::ensure(None).expect("build the root filesystem");
+    let stage = env!("CARGO_BIN_EXE_03_rootfs");
+    println!("Container start-up on this machine, {RUNS} runs each, running `true` inside");
+    println!("(PID, mount, UTS and IPC namespaces and the workshop's root filesystem)\n");
+    row(
+        "workshop 03_rootfs -- true",
+        time(|| {
+            let mut c = Command::new(stage);
+            c.args(["--", "true"]);
+            c
+        }),
+    );
+    row(
+        "unshare -pfm --uts --ipc --mount-proc -R … true",
+        time(|| {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount", "--uts", "--ipc", "--mount-proc", "--root"])
+                .arg(&rootfs)
+                .arg("true");
+            c
+        }),
+    );
+    let bundle = runc_bundle(&rootfs);
+    let mut n = 0;
+    row(
+        "runc run (same root filesystem)",
+        bundle.as_ref().and_then(|b| {
+            time(|| {
+                n += 1;
+                let mut c = Command::new("runc");
+                c.args(["run", "--bundle"])
+                    .arg(b)
+                    .arg(format!("workshop-bench-{}-{n}", std::process::id()));
+                c
+            })
+        }),
+    );
+    if let Some(b) = bundle {
+        let _ = std::fs::remove_dir_all(b);
+    }
+}

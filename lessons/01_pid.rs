@@ -39,14 +39,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
     n.views_header();
     n.views("PID", var(ran.host_pid), &inside);
-    n.claim(
-        inside == "1",
-        "inside its PID namespace, the process is PID 1",
-    );
-    n.claim(
-        ran.host_pid.as_raw() > 1,
-        "outside, the same process has an ordinary PID",
-    );
+    n.claim(inside == "1", "inside its PID namespace, the process is PID 1");
+    n.claim(ran.host_pid.as_raw() > 1, "outside, the same process has an ordinary PID");
 
     n.step("Compare the namespaces the kernel lists in /proc/PID/ns");
     n.syscall("stat(\"/proc/PID/ns/pid\")  (equal inode = same namespace)");
@@ -64,32 +58,18 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         var(format!("mnt:[{host_mnt_ns}]")),
         var(format!("mnt:[{}]", ran.ns["mnt"])),
     );
-    n.claim(
-        ran.ns["pid"] != host_pid_ns,
-        "the container has a PID namespace of its own",
-    );
-    n.claim(
-        ran.ns["mnt"] == host_mnt_ns,
-        "but it still shares the host's mount namespace",
-    );
+    n.claim(ran.ns["pid"] != host_pid_ns, "the container has a PID namespace of its own");
+    n.claim(ran.ns["mnt"] == host_mnt_ns, "but it still shares the host's mount namespace");
 
     n.step("Cliffhanger: ps inside still lists the host's processes");
     n.syscall("open(\"/proc\")  (ps reads the process list from /proc)");
     n.shell("unshare --pid --fork ps -e");
     let stage_pid = std::process::id();
     let ran = l.run(&["ps", "-e", "-o", "pid="])?;
-    let pids: Vec<u32> = ran
-        .output
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
+    let pids: Vec<u32> = ran.output.split_whitespace().filter_map(|p| p.parse().ok()).collect();
     let n = &mut l.narrator;
     n.views_header();
-    n.views(
-        "processes ps lists",
-        var(host_process_count()),
-        var(pids.len()),
-    );
+    n.views("processes ps lists", var(host_process_count()), var(pids.len()));
     n.claim(
         pids.contains(&stage_pid),
         "ps inside lists this stage's own process, which is outside the container",
@@ -111,11 +91,6 @@ fn host_process_count() -> usize {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    lesson::main(
-        Stage::Pid,
-        args.common,
-        || Ok(Config::for_stage(Stage::Pid)),
-        demo,
-    )
+    let args: Args = workshop::cli::parse();
+    lesson::main(Stage::Pid, args.common, || Ok(Config::for_stage(Stage::Pid)), demo)
 }

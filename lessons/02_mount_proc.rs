@@ -49,26 +49,16 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.shell("mount -t proc proc /proc");
     let ran = l.run(&["ps", "-e", "-o", "pid=,comm="])?;
     // ps pads its PID column to the width of this machine's pid_max: normalise the spacing.
-    let inside: Vec<String> = ran
-        .output
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
+    let inside: Vec<String> =
+        ran.output.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     let n = &mut l.narrator;
     n.output(
         "ps -e -o pid,comm   inside the container",
         &format!("PID COMMAND\n{}", inside.join("\n")),
     );
     n.views_header();
-    n.views(
-        "processes ps lists",
-        var(host_process_count()),
-        inside.len(),
-    );
-    n.claim(
-        inside.len() == 1 && inside[0] == "1 ps",
-        "ps inside lists only itself, as PID 1",
-    );
+    n.views("processes ps lists", var(host_process_count()), inside.len());
+    n.claim(inside.len() == 1 && inside[0] == "1 ps", "ps inside lists only itself, as PID 1");
 
     n.step("The host's mount table is untouched");
     n.syscall("read(\"/proc/self/mountinfo\") on the host, before and after");
@@ -84,11 +74,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         var(format!("mnt:[{host_mnt_ns}]")),
         var(format!("mnt:[{}]", ran.ns["mnt"])),
     );
-    n.views(
-        "mounts",
-        var(host_mounts_after.len()),
-        var(inside_mounts.len()),
-    );
+    n.views("mounts", var(host_mounts_after.len()), var(inside_mounts.len()));
     n.views(
         "propagation of /",
         var(&root_propagation),
@@ -99,10 +85,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
             .map(|m| m.propagation.clone())
             .unwrap_or_default(),
     );
-    n.claim(
-        ran.ns["mnt"] != host_mnt_ns,
-        "the container has a mount namespace of its own",
-    );
+    n.claim(ran.ns["mnt"] != host_mnt_ns, "the container has a mount namespace of its own");
     n.claim(
         host_mounts_before == host_mounts_after,
         "the host's mount table is exactly as before: the container's /proc never reached it",
@@ -125,11 +108,6 @@ fn host_process_count() -> usize {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    lesson::main(
-        Stage::MountProc,
-        args.common,
-        || Ok(Config::for_stage(Stage::MountProc)),
-        demo,
-    )
+    let args: Args = workshop::cli::parse();
+    lesson::main(Stage::MountProc, args.common, || Ok(Config::for_stage(Stage::MountProc)), demo)
 }

@@ -29,11 +29,8 @@ const SECRET: &str = "/tmp/secret.txt";
 
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
-    let root = l
-        .config
-        .rootfs
-        .clone()
-        .expect("stage 03 always has a root filesystem");
+    let root = l.config.rootfs.clone().expect("stage 03 always has a root filesystem");
+    let shown = image::display_path(&root);
     let n = &mut l.narrator;
     n.banner(
         "03_rootfs · a root filesystem of its own",
@@ -41,27 +38,20 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
 
     n.step("A root filesystem for the container");
-    n.shell(&format!("ls {}", root.display()));
-    n.result(&format!("root filesystem at {}", var(root.display())));
+    n.shell(&format!("ls {shown}"));
     n.result(&format!("made from {}", var(rootfs_source(&root))));
     n.claim(root.join("bin/sh").exists(), "it has a shell, /bin/sh");
 
     n.step("The classic failure: pivot_root into a plain directory");
     n.syscall("pivot_root(new_root, put_old)  with new_root an ordinary directory");
-    n.shell(&format!(
-        "unshare --mount sh -c 'cd {} && pivot_root . .'",
-        root.display()
-    ));
+    n.shell(&format!("unshare --mount sh -c 'cd {shown} && pivot_root . .'"));
     let plain = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
         let _ = mounts::make_private();
         errno_of(rootfs::pivot_into(&root))
     })?;
     let n = &mut l.narrator;
     n.expected_failure(&format!("pivot_root: {}", var(&plain)));
-    n.claim(
-        plain != "ok",
-        "pivot_root refuses a new root that is not a mount point",
-    );
+    n.claim(plain != "ok", "pivot_root refuses a new root that is not a mount point");
     n.note("EBUSY when the directory is on the same mount as / (so nothing would change), EINVAL");
     n.note(
         "when it is on another mount: either way the new root must be a mount point of its own.",
@@ -69,8 +59,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.note("EINVAL also comes from / having shared propagation, which stage 02 already removed.");
     n.syscall("mount(DIR, DIR, NULL, MS_BIND | MS_REC, NULL), then pivot_root(\".\", \".\")");
     n.shell(&format!(
-        "mount --bind {0} {0} && cd {0} && pivot_root . . && umount -l .",
-        root.display()
+        "mount --bind {shown} {shown} && cd {shown} && pivot_root . . && umount -l ."
     ));
     let fixed = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
         let _ = mounts::make_private();
@@ -89,10 +78,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.syscall(
         "chroot(\"tmp\") keeping the working directory outside, chdir(\"..\") × 64, chroot(\".\")",
     );
-    n.shell(&format!(
-        "chroot {} sh   # then the same trick from inside",
-        root.display()
-    ));
+    n.shell(&format!("chroot {shown} sh   # then the same trick from inside"));
     let escaped = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
         let _ = mounts::make_private();
         let inside = nix::unistd::chdir(&root).and_then(|()| nix::unistd::chroot("."));
@@ -106,10 +92,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         }
     })?;
     let n = &mut l.narrator;
-    n.result(&format!(
-        "the host {} {SECRET}",
-        if created { "now has" } else { "already had" }
-    ));
+    n.result(&format!("the host {} {SECRET}", if created { "now has" } else { "already had" }));
     n.claim(
         escaped == "escaped",
         &format!("from inside a chroot, the trick reaches the host's {SECRET} ({escaped})"),
@@ -122,7 +105,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("pivot_root for real, with /proc, /dev and a read-only /sys");
     n.syscall("pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH); chdir(\"/\")");
-    n.shell("unshare --mount --pid --fork --uts --ipc --root ROOTFS sh");
+    n.shell(&format!("unshare --mount --pid --fork --uts --ipc --root {shown} sh"));
     let ran = l.run(&["ls", "/"])?;
     let n = &mut l.narrator;
     n.output(
@@ -135,23 +118,12 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.views_header();
     let rootfs_id = file_id(&root)?;
     n.views("/ (device:inode)", var(&rootfs_id), var(&host_view));
-    n.views(
-        SECRET,
-        "present",
-        if ran.exit.success() {
-            "present"
-        } else {
-            "no such file"
-        },
-    );
+    n.views(SECRET, "present", if ran.exit.success() { "present" } else { "no such file" });
     n.claim(
         host_view == rootfs_id,
         "the container's / is the root filesystem directory (host: stat /proc/PID/root)",
     );
-    n.claim(
-        !ran.exit.success(),
-        &format!("the host's {SECRET} is invisible inside"),
-    );
+    n.claim(!ran.exit.success(), &format!("the host's {SECRET} is invisible inside"));
     let config = l.config.clone();
     let escaped = container::in_throwaway_child(config.namespaces, || {
         if container::setup_inside(&config).is_err() {
@@ -219,11 +191,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.views(
         "our shm segment",
         var(format!("id {}", segment.id)),
-        if inside_ids.contains(&segment.id) {
-            "visible"
-        } else {
-            "not there"
-        },
+        if inside_ids.contains(&segment.id) { "visible" } else { "not there" },
     );
     n.views("shm segments", var(host_ids.len()), inside_ids.len());
     n.claim(
@@ -247,11 +215,8 @@ fn make_secret(l: &mut Lesson) -> anyhow::Result<bool> {
 
 /// The container's `/` seen from the host through /proc/PID/root, a link into its mount namespace.
 fn root_seen_from_host(config: &Config) -> anyhow::Result<String> {
-    let mut running = container::spawn(
-        config,
-        &["sleep".into(), "60".into()],
-        container::Stdio::Capture,
-    )?;
+    let mut running =
+        container::spawn(config, &["sleep".into(), "60".into()], container::Stdio::Capture)?;
     running.release()?;
     file_id(Path::new(&format!("/proc/{}/root/", running.pid)))
     // Dropping `running` kills and reaps the container.
@@ -273,15 +238,12 @@ fn errno_of(r: nix::Result<()>) -> String {
 fn rootfs_source(root: &Path) -> String {
     std::fs::read_to_string(root.join(".workshop-rootfs"))
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("source ").map(String::from))
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("source ").map(String::from)))
         .unwrap_or_else(|| "--rootfs".into())
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = workshop::cli::parse();
     let hostname = args.rootfs.hostname.clone();
     let rootfs_arg = args.rootfs.rootfs.clone();
     let config = move || {

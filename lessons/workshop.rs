@@ -54,19 +54,12 @@ fn main() -> ExitCode {
             workshop::doctor::Report::gather().print();
             true
         }
-        Cmd::Check { stage, solutions } => check(
-            stage.as_deref(),
-            if solutions {
-                Track::Solutions
-            } else {
-                Track::Exercises
-            },
-        ),
-        Cmd::Progress { solutions } => exercise::progress(if solutions {
-            Track::Solutions
-        } else {
-            Track::Exercises
-        }),
+        Cmd::Check { stage, solutions } => {
+            check(stage.as_deref(), if solutions { Track::Solutions } else { Track::Exercises })
+        }
+        Cmd::Progress { solutions } => {
+            exercise::progress(if solutions { Track::Solutions } else { Track::Exercises })
+        }
         Cmd::Measure { runs } => match workshop::measure::report(runs) {
             Ok(()) => true,
             Err(e) => {

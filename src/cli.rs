@@ -47,3 +47,27 @@ pub fn examples(bin: &str) -> String {
          (128 + signal when it was killed); 125 when the container could not be set up."
     )
 }
+
+/// Parses a stage's arguments. A usage error is one clear line (clap's first) plus where to look,
+/// not clap's whole usage block; `--help` prints the full help as usual.
+pub fn parse<T: clap::Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            let text = e.render().to_string();
+            let first =
+                text.lines().next().unwrap_or("error: bad arguments").trim_start_matches("error: ");
+            let bin = std::env::args().next().unwrap_or_default();
+            let bin = std::path::Path::new(&bin)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            eprintln!("error: {bin}: {first}; see `{bin} --help` for the flags");
+            std::process::exit(2);
+        }
+    }
+}

@@ -170,12 +170,7 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         .map_err(|e| clone_error(e, config))?;
     drop(child_side);
     drop(out_tx);
-    Ok(Running {
-        pid,
-        sync: parent_side,
-        output: out_rx,
-        reaped: false,
-    })
+    Ok(Running { pid, sync: parent_side, output: out_rx, reaped: false })
 }
 
 fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
@@ -202,9 +197,7 @@ impl Running {
     /// Lets the child go on with its setup and exec. Fails with a [`ContainerError`] when a setup
     /// step or the exec failed inside; the child has then exited and is reaped.
     pub fn release(&mut self) -> anyhow::Result<()> {
-        self.sync
-            .release()
-            .context("signal the container to start")?;
+        self.sync.release().context("signal the container to start")?;
         if let Some(report) = self.sync.outcome() {
             let _ = self.kill_and_reap();
             let (code, message) = report.split_once('|').unwrap_or(("125", report.as_str()));
@@ -287,12 +280,7 @@ impl Running {
             return false;
         }
         let _ = kill(self.pid, Signal::SIGKILL);
-        loop {
-            match waitpid(self.pid, None) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                _ => break,
-            }
-        }
+        while let Err(nix::errno::Errno::EINTR) = waitpid(self.pid, None) {}
         self.reaped = true;
         true
     }
@@ -338,12 +326,7 @@ pub fn run_captured(config: &Config, argv: &[&str]) -> anyhow::Result<Ran> {
     running.release()?;
     let output = running.read_output();
     let exit = running.wait(OnSignal::StopRun)?;
-    Ok(Ran {
-        host_pid: running.pid,
-        ns,
-        output,
-        exit,
-    })
+    Ok(Ran { host_pid: running.pid, ns, output, exit })
 }
 
 /// The environment of the container's command: the host's until the container has its own root
@@ -357,11 +340,7 @@ fn container_env(config: &Config) -> Option<Vec<CString>> {
     if let Ok(term) = std::env::var("TERM") {
         env.push(format!("TERM={term}"));
     }
-    Some(
-        env.into_iter()
-            .filter_map(|e| CString::new(e).ok())
-            .collect(),
-    )
+    Some(env.into_iter().filter_map(|e| CString::new(e).ok()).collect())
 }
 
 /// The container's side: everything after clone(2) happens here, in the new namespaces.
@@ -470,16 +449,10 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
             Some(_) => CONTAINER_PATH.to_string(),
             None => std::env::var("PATH").unwrap_or_else(|_| CONTAINER_PATH.to_string()),
         };
-        search
-            .split(':')
-            .map(|dir| Path::new(dir).join(&name))
-            .find(|p| is_executable(p))
+        search.split(':').map(|dir| Path::new(dir).join(&name)).find(|p| is_executable(p))
     };
     let Some(path) = path else {
-        return (
-            127,
-            format!("{name}: command not found {where_} (looked in its PATH)"),
-        );
+        return (127, format!("{name}: command not found {where_} (looked in its PATH)"));
     };
     let Ok(path_c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
         return (127, format!("{name}: bad path"));
@@ -488,11 +461,7 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
         Some(env) => nix::unistd::execve(&path_c, argv, env).unwrap_err(),
         None => nix::unistd::execv(&path_c, argv).unwrap_err(),
     };
-    let code = if err == nix::errno::Errno::ENOENT {
-        127
-    } else {
-        126
-    };
+    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
     (code, format!("cannot run {name} {where_}: {}", err.desc()))
 }
 
@@ -522,11 +491,6 @@ pub fn in_throwaway_child(flags: CloneFlags, f: impl Fn() -> String) -> anyhow::
     let mut text = String::new();
     use std::io::Read;
     let _ = std::fs::File::from(rx).read_to_string(&mut text);
-    loop {
-        match waitpid(pid, None) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ => break,
-        }
-    }
+    while let Err(nix::errno::Errno::EINTR) = waitpid(pid, None) {}
     Ok(text)
 }

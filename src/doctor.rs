@@ -189,9 +189,7 @@ pub fn has_veth() -> bool {
     }
     let probe = crate::container::in_throwaway_child(nix::sched::CloneFlags::CLONE_NEWNET, || {
         let status = std::process::Command::new("ip")
-            .args([
-                "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1",
-            ])
+            .args(["link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1"])
             .stderr(std::process::Stdio::null())
             .status();
         if status.is_ok_and(|s| s.success()) {
@@ -247,10 +245,7 @@ impl Report {
             return Err("needs the veth network driver (modprobe veth)".into());
         }
         if stage >= Stage::Cgroups && self.controllers.iter().filter(|c| c.usable).count() == 0 {
-            return Err(format!(
-                "needs cgroup controllers; cgroups here: {}",
-                self.cgroup
-            ));
+            return Err(format!("needs cgroup controllers; cgroups here: {}", self.cgroup));
         }
         if stage >= Stage::Overlay && !self.overlay {
             return Err("needs overlayfs (modprobe overlay)".into());
@@ -271,18 +266,10 @@ impl Report {
         println!(
             "  {} running as root{}",
             ok(self.root),
-            if self.root {
-                ""
-            } else {
-                " (stages will ask for sudo)"
-            }
+            if self.root { "" } else { " (stages will ask for sudo)" }
         );
         println!("  {} kernel {}", ok(true), self.kernel);
-        println!(
-            "  {} cgroups: {}",
-            ok(self.cgroup != CgroupMode::Missing),
-            self.cgroup
-        );
+        println!("  {} cgroups: {}", ok(self.cgroup != CgroupMode::Missing), self.cgroup);
         for c in &self.controllers {
             println!("      {} {:<7} {}", ok(c.usable), c.name, c.why);
         }
@@ -304,11 +291,7 @@ impl Report {
                 "!".yellow().bold()
             ),
         }
-        println!(
-            "  {} / has {} mount propagation",
-            ok(true),
-            self.root_propagation
-        );
+        println!("  {} / has {} mount propagation", ok(true), self.root_propagation);
         println!();
         println!("{}", "Stages".bold());
         for stage in Stage::ALL {
@@ -325,15 +308,45 @@ impl Report {
     }
 }
 
+/// What `stage` needs, checked in order; each probe runs only when the stage needs it, so that a
+/// stage's start-up pays only for its own checks.
+fn requirements(
+    stage: Stage,
+    root: bool,
+    veth: impl FnOnce() -> bool,
+    controllers: impl FnOnce() -> Vec<Controller>,
+    overlay: impl FnOnce() -> bool,
+) -> Result<(), String> {
+    if !root {
+        return Err(
+            "needs root: run it with sudo (or `cargo run --bin …`, which uses sudo for you)".into(),
+        );
+    }
+    if stage >= Stage::Network && !veth() {
+        return Err("needs the veth network driver (modprobe veth)".into());
+    }
+    if stage >= Stage::Cgroups && !controllers().iter().any(|c| c.usable) {
+        return Err("needs cgroup controllers (see `cargo run -- doctor`)".into());
+    }
+    if stage >= Stage::Overlay && !overlay() {
+        return Err("needs overlayfs (modprobe overlay)".into());
+    }
+    Ok(())
+}
+
 /// Checks what `stage` needs before it starts; one clear line when something is missing.
 pub fn preflight(stage: Stage) -> anyhow::Result<()> {
     if !crate::privileges::is_root() {
         anyhow::bail!(crate::privileges::needs_root_message(stage.bin()));
     }
-    let report = Report::gather();
-    report
-        .can_run(stage)
-        .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
+    requirements(
+        stage,
+        true,
+        has_veth,
+        || controllers(cgroup_mode_at(Path::new("/sys/fs/cgroup"))),
+        || has_filesystem("overlay"),
+    )
+    .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
 }
 
 #[cfg(test)]
@@ -344,9 +357,6 @@ mod tests {
     fn a_plain_directory_is_no_cgroup_mount() {
         let dir = std::env::temp_dir();
         // /tmp is a plain directory or a tmpfs without a unified/ cgroup2 beneath it.
-        assert!(matches!(
-            cgroup_mode_at(&dir),
-            CgroupMode::Missing | CgroupMode::Legacy
-        ));
+        assert!(matches!(cgroup_mode_at(&dir), CgroupMode::Missing | CgroupMode::Legacy));
     }
 }

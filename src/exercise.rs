@@ -36,7 +36,7 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
 
 /// The `main` of an exercise binary.
 pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
-    let mut args = ExerciseArgs::parse();
+    let mut args: ExerciseArgs = crate::cli::parse();
     if args.common.command.is_empty() {
         eprintln!(
             "(no command given, so running `{}`; check your work with: cargo run -- check {:02})",
@@ -67,7 +67,7 @@ pub enum Track {
 }
 
 impl Track {
-    fn package(self) -> &'static str {
+    fn dir(self) -> &'static str {
         match self {
             Track::Exercises => "exercises",
             Track::Solutions => "solutions",
@@ -84,26 +84,17 @@ impl Track {
 
     /// The source file the student edits.
     pub fn file(self, stage: Stage) -> String {
-        format!("{}/{}.rs", self.package(), stage.bin())
+        format!("{}/{}.rs", self.dir(), stage.bin())
     }
 }
 
 /// How an exercise stands.
 #[derive(Debug)]
 pub enum Verdict {
-    Done {
-        checks: usize,
-    },
-    Todo {
-        message: String,
-    },
-    Failing {
-        passed: usize,
-        failures: Vec<(String, String)>,
-    },
-    DoesNotBuild {
-        output: String,
-    },
+    Done { checks: usize },
+    Todo { message: String },
+    Failing { passed: usize, failures: Vec<(String, String)> },
+    DoesNotBuild { output: String },
 }
 
 /// The workspace root, where Cargo.toml is.
@@ -120,16 +111,14 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
         .arg("--quiet")
         .arg("--manifest-path")
         .arg(workspace_root().join("Cargo.toml"))
-        .args(["-p", track.package(), "--bin", &track.bin(stage)]);
+        .args(["--bin", &track.bin(stage)]);
     if let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) {
         use std::os::unix::process::CommandExt;
         if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
             cmd.uid(uid).gid(gid);
         }
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("could not run cargo: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -142,10 +131,15 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
 
 /// Builds an exercise and runs every fact check of its stage against it.
 pub fn check(track: Track, stage: Stage) -> Verdict {
-    let bin = match build(track, stage) {
-        Ok(b) => b,
-        Err(output) => return Verdict::DoesNotBuild { output },
-    };
+    match build(track, stage) {
+        Ok(bin) => check_binary(stage, &bin),
+        Err(output) => Verdict::DoesNotBuild { output },
+    }
+}
+
+/// Runs every fact check of `stage` against an exercise binary that is already built.
+pub fn check_binary(stage: Stage, bin: &Path) -> Verdict {
+    let bin = bin.to_path_buf();
     // A first run shows whether the student's function is still a todo!().
     let probe = facts::run(&bin, &["--", "true"]);
     if let Some(pos) = probe.stderr.find("not yet implemented") {
@@ -163,10 +157,7 @@ pub fn check(track: Track, stage: Stage) -> Verdict {
     if failures.is_empty() {
         Verdict::Done { checks: total }
     } else {
-        Verdict::Failing {
-            passed: total - failures.len(),
-            failures,
-        }
+        Verdict::Failing { passed: total - failures.len(), failures }
     }
 }
 
@@ -225,9 +216,7 @@ pub fn progress(track: Track) -> bool {
             Verdict::Done { .. } => "✓ done".green().to_string(),
             Verdict::Todo { .. } => "… to do".yellow().to_string(),
             Verdict::Failing { passed, failures } => {
-                format!("✗ {passed}/{} checks pass", passed + failures.len())
-                    .red()
-                    .to_string()
+                format!("✗ {passed}/{} checks pass", passed + failures.len()).red().to_string()
             }
             Verdict::DoesNotBuild { .. } => "✗ does not compile".red().to_string(),
         };

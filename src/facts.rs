@@ -71,9 +71,7 @@ pub fn run_command(mut cmd: Command) -> Outcome {
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// A stage binary running `sleep` as its container's PID 1, for looking at the container from outside.
@@ -97,18 +95,13 @@ impl Live {
         let deadline = Instant::now() + Duration::from_secs(10);
         let children = format!("/proc/{0}/task/{0}/children", stage.id());
         while Instant::now() < deadline {
-            let pid = std::fs::read_to_string(&children).ok().and_then(|s| {
-                s.split_whitespace()
-                    .next()
-                    .and_then(|p| p.parse::<u32>().ok())
-            });
+            let pid = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()));
             if let Some(pid) = pid {
                 let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
                 if comm.trim() == "sleep" {
-                    return Ok(Live {
-                        stage,
-                        container_pid: pid,
-                    });
+                    return Ok(Live { stage, container_pid: pid });
                 }
             }
             if let Ok(Some(_)) = stage.try_wait() {
@@ -126,10 +119,7 @@ impl Live {
         }
         let _ = stage.kill();
         let _ = stage.wait();
-        Err(format!(
-            "{}'s container did not start `sleep` within 10 s",
-            bin.display()
-        ))
+        Err(format!("{}'s container did not start `sleep` within 10 s", bin.display()))
     }
 
     /// The container's namespace inode of a kind, read by the host.
@@ -174,9 +164,7 @@ impl Drop for Live {
 }
 
 fn ns_of(path: &str) -> Result<u64, String> {
-    std::fs::metadata(path)
-        .map(|m| m.ino())
-        .map_err(|e| format!("cannot read {path}: {e}"))
+    std::fs::metadata(path).map(|m| m.ino()).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
 /// The host's namespace inode of a kind (this process's).
@@ -229,11 +217,8 @@ impl HostState {
                 self.mountinfo.len()
             ));
         }
-        let added: Vec<&String> = self
-            .tmp_entries
-            .iter()
-            .filter(|e| !before.tmp_entries.contains(e))
-            .collect();
+        let added: Vec<&String> =
+            self.tmp_entries.iter().filter(|e| !before.tmp_entries.contains(e)).collect();
         let workshop_added: Vec<&String> = self
             .workshop_entries
             .iter()
@@ -243,15 +228,10 @@ impl HostState {
             d.push(format!("new entries in /tmp: {added:?}"));
         }
         if !workshop_added.is_empty() {
-            d.push(format!(
-                "new entries in target/workshop: {workshop_added:?}"
-            ));
+            d.push(format!("new entries in target/workshop: {workshop_added:?}"));
         }
         if self.hostname != before.hostname {
-            d.push(format!(
-                "the hostname changed from {} to {}",
-                before.hostname, self.hostname
-            ));
+            d.push(format!("the hostname changed from {} to {}", before.hostname, self.hostname));
         }
         (!d.is_empty()).then(|| d.join("; "))
     }
@@ -267,11 +247,7 @@ pub struct Check {
 /// The fact checks a stage's container must pass: its own new mechanism and every earlier one.
 pub fn checks_for(stage: Stage) -> Vec<Check> {
     let all = [
-        Check {
-            stage: Stage::Pid,
-            name: "the command runs as PID 1",
-            run: pid_is_one,
-        },
+        Check { stage: Stage::Pid, name: "the command runs as PID 1", run: pid_is_one },
         Check {
             stage: Stage::Pid,
             name: "the container has its own PID namespace",
@@ -307,11 +283,7 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             name: "the hostname is the container's own",
             run: own_hostname,
         },
-        Check {
-            stage: Stage::Rootfs,
-            name: "the host's IPC objects are invisible",
-            run: own_ipc,
-        },
+        Check { stage: Stage::Rootfs, name: "the host's IPC objects are invisible", run: own_ipc },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
 }
@@ -324,7 +296,7 @@ fn expect(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
-fn pid_is_one(bin: &Path) -> Result<(), String> {
+pub fn pid_is_one(bin: &Path) -> Result<(), String> {
     let out = run(bin, &["--", "sh", "-c", "echo $$"]);
     expect(out.status == 0 && out.stdout.trim() == "1", || {
         format!(
@@ -336,7 +308,7 @@ fn pid_is_one(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn own_pid_namespace(bin: &Path) -> Result<(), String> {
+pub fn own_pid_namespace(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
     let inside = live.ns("pid")?;
     expect(inside != host_ns("pid"), || {
@@ -344,13 +316,10 @@ fn own_pid_namespace(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn exit_status_passes_through(bin: &Path) -> Result<(), String> {
+pub fn exit_status_passes_through(bin: &Path) -> Result<(), String> {
     let out = run(bin, &["--", "sh", "-c", "exit 7"]);
     expect(out.status == 7, || {
-        format!(
-            "`-- sh -c 'exit 7'` made the stage exit with {}, not 7",
-            out.status
-        )
+        format!("`-- sh -c 'exit 7'` made the stage exit with {}, not 7", out.status)
     })?;
     let live = Live::start(bin, &[])?;
     let status = live.kill_container(libc::SIGKILL);
@@ -359,13 +328,10 @@ fn exit_status_passes_through(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn proc_is_the_containers(bin: &Path) -> Result<(), String> {
+pub fn proc_is_the_containers(bin: &Path) -> Result<(), String> {
     let out = run(bin, &["--", "ls", "/proc"]);
-    let pids: Vec<&str> = out
-        .stdout
-        .split_whitespace()
-        .filter(|e| e.parse::<u32>().is_ok())
-        .collect();
+    let pids: Vec<&str> =
+        out.stdout.split_whitespace().filter(|e| e.parse::<u32>().is_ok()).collect();
     expect(out.status == 0 && pids == ["1"], || {
         format!(
             "`-- ls /proc` listed the processes {pids:?} (status {}): the container should see only itself, PID 1; mount a new proc filesystem on /proc inside the new mount namespace",
@@ -379,16 +345,12 @@ fn proc_is_the_containers(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn host_mounts_unchanged(bin: &Path) -> Result<(), String> {
+pub fn host_mounts_unchanged(bin: &Path) -> Result<(), String> {
     let before = crate::mounts::host_mounts().map_err(|e| e.to_string())?;
     let out = run(bin, &["--", "true"]);
     let after = crate::mounts::host_mounts().map_err(|e| e.to_string())?;
     expect(out.status == 0, || {
-        format!(
-            "`-- true` failed with status {}: {}",
-            out.status,
-            out.stderr.trim()
-        )
+        format!("`-- true` failed with status {}: {}", out.status, out.stderr.trim())
     })?;
     expect(before == after, || {
         "the host's mount table changed during the run: make / private (MS_REC | MS_PRIVATE) before mounting anything".into()
@@ -403,27 +365,25 @@ pub fn default_rootfs_for(bin: &Path) -> PathBuf {
         .map(Path::to_path_buf);
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(t) => PathBuf::from(t).join("workshop/rootfs"),
-        None => target
-            .unwrap_or_else(|| PathBuf::from("target"))
-            .join("workshop/rootfs"),
+        None => target.unwrap_or_else(|| PathBuf::from("target")).join("workshop/rootfs"),
     }
 }
 
-fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
+pub fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
     let rootfs = default_rootfs_for(bin);
     let seen = std::fs::metadata(format!("/proc/{}/root/", live.container_pid))
         .map_err(|e| e.to_string())?;
     let expected = std::fs::metadata(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
-    expect(
-        (seen.dev(), seen.ino()) == (expected.dev(), expected.ino()),
-        || {
-            format!("the container's / (host: /proc/PID/root) is not {}: pivot_root into it did not happen", rootfs.display())
-        },
-    )
+    expect((seen.dev(), seen.ino()) == (expected.dev(), expected.ino()), || {
+        format!(
+            "the container's / (host: /proc/PID/root) is not {}: pivot_root into it did not happen",
+            rootfs.display()
+        )
+    })
 }
 
-fn host_tmp_invisible(bin: &Path) -> Result<(), String> {
+pub fn host_tmp_invisible(bin: &Path) -> Result<(), String> {
     let secret = format!("/tmp/workshop-secret-{}.txt", std::process::id());
     std::fs::write(&secret, "secret\n").map_err(|e| e.to_string())?;
     let out = run(bin, &["--", "cat", &secret]);
@@ -433,7 +393,7 @@ fn host_tmp_invisible(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn own_hostname(bin: &Path) -> Result<(), String> {
+pub fn own_hostname(bin: &Path) -> Result<(), String> {
     let host = crate::uts::host_hostname();
     let out = run(bin, &["--hostname", "box-check", "--", "hostname"]);
     expect(out.stdout.trim() == "box-check", || {
@@ -448,7 +408,7 @@ fn own_hostname(bin: &Path) -> Result<(), String> {
     })
 }
 
-fn own_ipc(bin: &Path) -> Result<(), String> {
+pub fn own_ipc(bin: &Path) -> Result<(), String> {
     let segment = crate::ipc::ShmSegment::create().map_err(|e| e.to_string())?;
     let out = run(bin, &["--", "cat", "/proc/sysvipc/shm"]);
     let ids = crate::ipc::shm_ids(&out.stdout);

@@ -5,10 +5,13 @@
 //! a panic unwinds. Signals are turned into an ordinary early return by [`crate::signals`], so they take
 //! the same path.
 
+/// How to undo one thing.
+type Undo = Box<dyn FnOnce() -> anyhow::Result<()>>;
+
 /// A stack of undo actions.
 #[derive(Default)]
 pub struct Cleanup {
-    actions: Vec<(String, Box<dyn FnOnce() -> anyhow::Result<()>>)>,
+    actions: Vec<(String, Undo)>,
 }
 
 impl Cleanup {

@@ -46,9 +46,17 @@ pub fn workshop_dir() -> PathBuf {
         .ancestors()
         .find(|a| a.file_name().is_some_and(|n| n == "target"))
         .map(Path::to_path_buf);
-    target
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("workshop")
+    target.unwrap_or_else(|| PathBuf::from("target")).join("workshop")
+}
+
+/// A root filesystem path as a person would type it: relative to the current directory when it is
+/// beneath it (`target/workshop/rootfs` from the project), absolute otherwise.
+pub fn display_path(root: &Path) -> String {
+    let cwd = std::env::current_dir().ok().and_then(|c| fs::canonicalize(c).ok());
+    match cwd.as_deref().and_then(|c| root.strip_prefix(c).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
+        _ => root.display().to_string(),
+    }
 }
 
 /// The default root filesystem's path.
@@ -74,21 +82,19 @@ impl std::fmt::Display for Source {
 
 /// The host's busybox, if it is a statically linked one.
 pub fn find_static_busybox() -> Option<PathBuf> {
-    [
-        "/bin/busybox",
-        "/usr/bin/busybox",
-        "/usr/local/bin/busybox",
-        "/sbin/busybox",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| is_static_elf(p).unwrap_or(false))
+    ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox", "/sbin/busybox"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| is_static_elf(p).unwrap_or(false))
 }
 
-/// A static ELF has no PT_INTERP program header (no dynamic loader to name).
+/// A static ELF has no PT_INTERP program header (no dynamic loader to name). Only the headers are
+/// read: this runs on every stage start.
 pub fn is_static_elf(path: &Path) -> std::io::Result<bool> {
-    let data = fs::read(path)?;
-    Ok(elf_interp_absent(&data).unwrap_or(false))
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    fs::File::open(path)?.take(4096).read_to_end(&mut head)?;
+    Ok(elf_interp_absent(&head).unwrap_or(false))
 }
 
 fn elf_interp_absent(data: &[u8]) -> Option<bool> {
@@ -143,9 +149,8 @@ fn check_custom(dir: &Path) -> anyhow::Result<PathBuf> {
     if root == Path::new("/") {
         bail!("--rootfs / is the host's own root; give a separate root filesystem directory");
     }
-    let has_shell = ["bin/sh", "usr/bin/sh"]
-        .iter()
-        .any(|p| root.join(p).exists() || root.join(p).is_symlink());
+    let has_shell =
+        ["bin/sh", "usr/bin/sh"].iter().any(|p| root.join(p).exists() || root.join(p).is_symlink());
     if !has_shell {
         bail!(
             "--rootfs {} has no /bin/sh, so it does not look like a root filesystem; give an unpacked one",
@@ -156,9 +161,7 @@ fn check_custom(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn choose_source() -> Source {
-    find_static_busybox()
-        .map(Source::StaticBusybox)
-        .unwrap_or(Source::HostBinaries)
+    find_static_busybox().map(Source::StaticBusybox).unwrap_or(Source::HostBinaries)
 }
 
 fn stamp_text(source: &Source) -> String {
@@ -214,18 +217,9 @@ fn populate(dir: &Path, source: &Source) -> anyhow::Result<()> {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )?;
     fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
-    fs::write(
-        dir.join("etc/hosts"),
-        "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
-    )?;
-    fs::write(
-        dir.join("etc/os-release"),
-        "NAME=\"workshop rootfs\"\nID=workshop\n",
-    )?;
-    fs::write(
-        dir.join("var/www/index.html"),
-        "hello from inside the container\n",
-    )?;
+    fs::write(dir.join("etc/hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost\n")?;
+    fs::write(dir.join("etc/os-release"), "NAME=\"workshop rootfs\"\nID=workshop\n")?;
+    fs::write(dir.join("var/www/index.html"), "hello from inside the container\n")?;
     match source {
         Source::StaticBusybox(busybox) => install_busybox(dir, busybox)?,
         Source::HostBinaries => install_host_binaries(dir)?,
@@ -237,14 +231,9 @@ fn populate(dir: &Path, source: &Source) -> anyhow::Result<()> {
 fn install_busybox(dir: &Path, busybox: &Path) -> anyhow::Result<()> {
     fs::copy(busybox, dir.join("bin/busybox"))
         .with_context(|| format!("copy {}", busybox.display()))?;
-    let list = Command::new(busybox)
-        .arg("--list")
-        .output()
-        .context("list busybox's applets")?;
-    for applet in String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
+    let list = Command::new(busybox).arg("--list").output().context("list busybox's applets")?;
+    for applet in
+        String::from_utf8_lossy(&list.stdout).lines().map(str::trim).filter(|a| !a.is_empty())
     {
         if applet == "busybox" || applet.contains('/') {
             continue;
@@ -262,10 +251,7 @@ fn install_host_binaries(dir: &Path) -> anyhow::Result<()> {
     let path = std::env::var("PATH").unwrap_or_default() + ":/usr/sbin:/sbin:/usr/bin:/bin";
     let mut missing = Vec::new();
     for (tool, package) in TOOLS {
-        let found = path
-            .split(':')
-            .map(|d| Path::new(d).join(tool))
-            .find(|p| p.is_file());
+        let found = path.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file());
         let Some(bin) = found else {
             missing.push(format!("{tool} (package {package})"));
             continue;
@@ -360,10 +346,7 @@ mod tests {
             .unwrap()
             .iter()
             .all(|l| dir.join(l.strip_prefix("/").unwrap()).exists()));
-        assert_eq!(
-            fs::metadata(dir.join("tmp")).unwrap().permissions().mode() & 0o7777,
-            0o1777
-        );
+        assert_eq!(fs::metadata(dir.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -39,9 +39,8 @@ pub fn main(
 ) -> ExitCode {
     crate::signals::install();
     crate::narrate::init_color();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run(stage, common, config, demo)
-    }));
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(stage, common, config, demo)));
     let code = match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => report(stage, &e),
@@ -66,20 +65,13 @@ fn run(
     }
     let mut lesson = Lesson {
         stage,
-        narrator: Narrator::new(Style {
-            quiet: common.quiet,
-            step_by_step: common.step,
-        }),
+        narrator: Narrator::new(Style { quiet: common.quiet, step_by_step: common.step }),
         config,
         cleanup: Cleanup::new(),
     };
     demo(&mut lesson)?;
     lesson.narrator.finish(stage.bin());
-    Ok(if lesson.narrator.failed_claims().is_empty() {
-        0
-    } else {
-        1
-    })
+    Ok(if lesson.narrator.failed_claims().is_empty() { 0 } else { 1 })
 }
 
 /// `-- CMD`: the command runs inside with the terminal's stdio; its status becomes ours.

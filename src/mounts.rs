@@ -12,13 +12,7 @@ use std::path::Path;
 /// Marks every mount in this mount namespace private, so nothing mounted here reaches the host.
 /// The same as `mount --make-rprivate /`.
 pub fn make_private() -> nix::Result<()> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
 }
 // ANCHOR_END: make_private
 
@@ -64,9 +58,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
 
 /// The host's mount table as this process sees it.
 pub fn host_mounts() -> std::io::Result<Vec<MountEntry>> {
-    Ok(parse_mountinfo(&std::fs::read_to_string(
-        "/proc/self/mountinfo",
-    )?))
+    Ok(parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo")?))
 }
 
 /// The propagation of the mount at `/`, as `findmnt -o PROPAGATION /` shows it.
@@ -74,13 +66,7 @@ pub fn root_propagation() -> String {
     host_mounts()
         .ok()
         .and_then(|m| m.into_iter().rev().find(|e| e.mount_point == "/"))
-        .map(|e| {
-            if e.propagation.contains("shared") {
-                "shared".into()
-            } else {
-                "private".into()
-            }
-        })
+        .map(|e| if e.propagation.contains("shared") { "shared".into() } else { "private".into() })
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -25,9 +25,7 @@ pub fn inode(pid: Option<Pid>, kind: &str) -> std::io::Result<u64> {
 
 /// The link as `ls -l /proc/PID/ns` shows it: `pid:[4026531836]`.
 pub fn link(pid: Option<Pid>, kind: &str) -> std::io::Result<String> {
-    Ok(std::fs::read_link(ns_path(pid, kind))?
-        .to_string_lossy()
-        .into_owned())
+    Ok(std::fs::read_link(ns_path(pid, kind))?.to_string_lossy().into_owned())
 }
 
 /// The names of flags, for narration: `CLONE_NEWPID | CLONE_NEWNS`.

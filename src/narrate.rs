@@ -83,11 +83,7 @@ pub fn init_color() {
 
 impl Narrator {
     pub fn new(style: Style) -> Self {
-        Narrator {
-            style,
-            step: 0,
-            failed_claims: Vec::new(),
-        }
+        Narrator { style, step: 0, failed_claims: Vec::new() }
     }
 
     pub fn quiet(&self) -> bool {
@@ -114,11 +110,7 @@ impl Narrator {
         }
         self.step += 1;
         self.say("");
-        self.say(format!(
-            "{} {}",
-            format!("{:>2}.", self.step).cyan().bold(),
-            title.bold()
-        ));
+        self.say(format!("{} {}", format!("{:>2}.", self.step).cyan().bold(), title.bold()));
     }
 
     /// The syscall this step makes.
@@ -128,11 +120,7 @@ impl Narrator {
 
     /// The command a person would type for the same thing.
     pub fn shell(&self, cmd: &str) {
-        self.say(format!(
-            "    {}  {}",
-            "shell  ".dimmed(),
-            format!("$ {cmd}").green()
-        ));
+        self.say(format!("    {}  {}", "shell  ".dimmed(), format!("$ {cmd}").green()));
     }
 
     /// What happened.
@@ -154,15 +142,9 @@ impl Narrator {
             "container sees".magenta().bold()
         );
         // Padding of colored strings counts escape codes on some terminals; pad the plain text.
-        let plain = format!(
-            "    {:LABEL_WIDTH$}{:HOST_WIDTH$}{}",
-            "", "host sees", "container sees"
-        );
-        self.say(if colored::control::SHOULD_COLORIZE.should_colorize() {
-            head
-        } else {
-            plain
-        });
+        let plain =
+            format!("    {:LABEL_WIDTH$}{:HOST_WIDTH$}{}", "", "host sees", "container sees");
+        self.say(if colored::control::SHOULD_COLORIZE.should_colorize() { head } else { plain });
     }
 
     /// One row of a side-by-side view: the same question answered by the host and the container.

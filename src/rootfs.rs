@@ -15,13 +15,7 @@ use std::path::Path;
 /// pivot_root(2) needs the new root to be a mount point (otherwise EINVAL). Bind-mounting a directory
 /// onto itself makes it one. The same as `mount --bind DIR DIR`.
 pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
-    mount(
-        Some(dir),
-        dir,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
+    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
 }
 // ANCHOR_END: bind_self
 
@@ -56,14 +50,8 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
 pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
     let dev = root.join("dev");
     ensure_dir(&dev)?;
-    mount(
-        Some("tmpfs"),
-        &dev,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID,
-        Some("mode=755,size=64k"),
-    )
-    .context("mount tmpfs on /dev")?;
+    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
+        .context("mount tmpfs on /dev")?;
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         let mode = Mode::from_bits_truncate(0o666);

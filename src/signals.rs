@@ -13,12 +13,8 @@ use std::os::fd::AsFd;
 use std::sync::OnceLock;
 
 /// The signals that mean "stop": the stage cleans up and exits 128 + signal.
-pub const STOP_SIGNALS: [Signal; 4] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-];
+pub const STOP_SIGNALS: [Signal; 4] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
 /// A signal the stage received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,8 +44,7 @@ fn set() -> SigSet {
 pub fn install() {
     BLOCKED.get_or_init(|| {
         let set = set();
-        set.thread_block()
-            .expect("blocking signals cannot fail for valid signals");
+        set.thread_block().expect("blocking signals cannot fail for valid signals");
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .expect("signalfd(2) is available on every kernel this workshop supports");
         Blocked { fd }
@@ -66,9 +61,7 @@ pub fn unblock_in_child() {
 fn take() -> Option<(Signal, i32)> {
     let blocked = BLOCKED.get()?;
     match blocked.fd.read_signal() {
-        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32)
-            .ok()
-            .map(|s| (s, info.ssi_code)),
+        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32).ok().map(|s| (s, info.ssi_code)),
         _ => None,
     }
 }
@@ -77,10 +70,7 @@ fn take() -> Option<(Signal, i32)> {
 pub fn pending_stop() -> Option<Received> {
     while let Some((signal, code)) = take() {
         if signal != Signal::SIGCHLD {
-            return Some(Received {
-                signal,
-                from_terminal: code == libc::SI_KERNEL,
-            });
+            return Some(Received { signal, from_terminal: code == libc::SI_KERNEL });
         }
     }
     None
@@ -105,10 +95,7 @@ pub fn wait(timeout_ms: i32) -> Wake {
             if signal == Signal::SIGCHLD {
                 return Wake::ChildChanged;
             }
-            return Wake::Stop(Received {
-                signal,
-                from_terminal: code == libc::SI_KERNEL,
-            });
+            return Wake::Stop(Received { signal, from_terminal: code == libc::SI_KERNEL });
         }
         let mut fds = [PollFd::new(blocked.fd.as_fd(), PollFlags::POLLIN)];
         let timeout = if timeout_ms < 0 {
@@ -142,19 +129,13 @@ pub fn wait_for_enter(prompt: &str) {
                 PollFd::new(blocked.fd.as_fd(), PollFlags::POLLIN),
             ];
             let _ = poll(&mut fds, PollTimeout::NONE);
-            if fds[1]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN))
-            {
+            if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 if let Some(r) = pending_stop() {
                     // Unwinding runs every guard; the lesson's main turns this into 128 + signal.
                     std::panic::panic_any(Interrupted(r.signal));
                 }
             }
-            if fds[0]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN))
-            {
+            if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 break;
             }
         }
@@ -168,11 +149,7 @@ pub struct Interrupted(pub Signal);
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "stopped by {}; everything the stage created was removed",
-            self.0
-        )
+        write!(f, "stopped by {}; everything the stage created was removed", self.0)
     }
 }
 

@@ -34,25 +34,14 @@ impl SyncPipes {
     pub fn new() -> nix::Result<Self> {
         let (go_rx, go_tx) = pipe2(OFlag::O_CLOEXEC)?;
         let (report_rx, report_tx) = pipe2(OFlag::O_CLOEXEC)?;
-        Ok(SyncPipes {
-            go_rx,
-            go_tx,
-            report_rx,
-            report_tx,
-        })
+        Ok(SyncPipes { go_rx, go_tx, report_rx, report_tx })
     }
 
     /// Splits into the parent's ends and the child's ends.
     pub fn split(self) -> (ParentSide, ChildSide) {
         (
-            ParentSide {
-                go_tx: Some(self.go_tx),
-                report_rx: self.report_rx,
-            },
-            ChildSide {
-                go_rx: self.go_rx,
-                report_tx: self.report_tx,
-            },
+            ParentSide { go_tx: Some(self.go_tx), report_rx: self.report_rx },
+            ChildSide { go_rx: self.go_rx, report_tx: self.report_tx },
         )
     }
 }
@@ -62,11 +51,7 @@ impl ParentSide {
     /// the write end of its own `go` pipe and never see the parent go away.
     pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        self.go_tx
-            .iter()
-            .map(|f| f.as_raw_fd())
-            .chain([self.report_rx.as_raw_fd()])
-            .collect()
+        self.go_tx.iter().map(|f| f.as_raw_fd()).chain([self.report_rx.as_raw_fd()]).collect()
     }
 
     /// Lets the child go on. Dropping the parent side without calling this makes the child exit.

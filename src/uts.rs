@@ -13,14 +13,10 @@ pub fn set_hostname(name: &str) -> nix::Result<()> {
 /// A container id like Docker's: 12 hex digits from the kernel's random source.
 pub fn container_id() -> String {
     let mut bytes = [0u8; 6];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_err()
-    {
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_err() {
         // Never fails on Linux; fall back to time and PID rather than panic.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let mixed = t.as_nanos() as u64 ^ ((std::process::id() as u64) << 20);
         bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
     }
@@ -30,9 +26,7 @@ pub fn container_id() -> String {
 /// Checks a hostname the way the kernel and RFC 1123 would accept it, with a reason when not.
 pub fn validate_hostname(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
-        return Err(format!(
-            "--hostname {name:?} must be 1 to 64 characters long"
-        ));
+        return Err(format!("--hostname {name:?} must be 1 to 64 characters long"));
     }
     let ok = name.split('.').all(|label| {
         !label.is_empty()
@@ -48,9 +42,7 @@ pub fn validate_hostname(name: &str) -> Result<(), String> {
 }
 
 pub fn host_hostname() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]

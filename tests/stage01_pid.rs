@@ -1,1 +1,69 @@
+//! Stage 01: a new PID namespace, checked from outside.
+mod common;
 
+use std::path::Path;
+use workshop::facts;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_01_pid"))
+}
+
+#[test]
+fn demo_output_is_as_recorded() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
+    insta::assert_snapshot!("demo", output);
+}
+
+#[test]
+fn the_command_is_pid_1_in_a_new_pid_namespace() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::pid_is_one(bin()).unwrap();
+    facts::own_pid_namespace(bin()).unwrap();
+}
+
+#[test]
+fn ps_inside_still_sees_the_host_processes() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    // The cliffhanger for stage 02: without a mount namespace, /proc is the host's.
+    let out = facts::run(bin(), &["--", "ps", "-e", "-o", "pid="]);
+    let me = std::process::id().to_string();
+    assert!(
+        out.stdout.split_whitespace().any(|p| p == me),
+        "ps inside did not list the test process {me}"
+    );
+}
+
+#[test]
+fn exit_status_signals_bad_input_and_leftovers() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    common::common_stage_checks(bin());
+}
+
+#[test]
+fn demo_finishes_quickly() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    // Not a benchmark: a guard against a demo that sleeps or hangs in front of a class.
+    let start = std::time::Instant::now();
+    assert_eq!(facts::run(bin(), &[]).status, 0);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "the demo took {:?}",
+        start.elapsed()
+    );
+}

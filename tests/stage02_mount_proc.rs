@@ -1,1 +1,62 @@
+//! Stage 02: a mount namespace made private and a fresh /proc, checked from outside.
+mod common;
 
+use std::path::Path;
+use workshop::facts;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_02_mount_proc"))
+}
+
+#[test]
+fn demo_output_is_as_recorded() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
+    insta::assert_snapshot!("demo", output);
+}
+
+#[test]
+fn proc_inside_lists_only_the_container() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::proc_is_the_containers(bin()).unwrap();
+    // ps, as the course notes run it: only ps itself, as PID 1.
+    let out = facts::run(bin(), &["--", "ps", "-e", "-o", "pid=,comm="]);
+    let lines: Vec<String> =
+        out.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(lines, ["1 ps"]);
+}
+
+#[test]
+fn the_host_mount_table_is_unchanged() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::host_mounts_unchanged(bin()).unwrap();
+    // Also while a container is running: its /proc is in its own namespace only.
+    let before = workshop::mounts::host_mounts().unwrap();
+    let live = facts::Live::start(bin(), &[]).unwrap();
+    assert_eq!(workshop::mounts::host_mounts().unwrap(), before);
+    let inside =
+        std::fs::read_to_string(format!("/proc/{}/mountinfo", live.container_pid)).unwrap();
+    let inside = workshop::mounts::parse_mountinfo(&inside);
+    assert!(
+        inside.iter().all(|m| !m.propagation.contains("shared")),
+        "a mount inside is still shared: {inside:?}"
+    );
+}
+
+#[test]
+fn exit_status_signals_bad_input_and_leftovers() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    common::common_stage_checks(bin());
+}

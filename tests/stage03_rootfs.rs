@@ -1,1 +1,108 @@
+//! Stage 03: pivot_root into a root filesystem, own hostname and IPC, checked from outside.
+mod common;
 
+use std::path::Path;
+use workshop::facts;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_03_rootfs"))
+}
+
+#[test]
+fn demo_output_is_as_recorded() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
+    insta::assert_snapshot!("demo", output);
+}
+
+#[test]
+fn the_container_root_is_the_root_filesystem() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::root_is_the_rootfs(bin()).unwrap();
+    // The tools the course uses are there.
+    let out = facts::run(bin(), &["--", "sh", "-c", "for t in sh ps ls cat echo id hostname mount ip ping top wget nc httpd; do command -v $t >/dev/null || echo missing $t; done"]);
+    assert_eq!((out.status, out.stdout.as_str()), (0, ""), "{}", out.stderr);
+}
+
+#[test]
+fn the_course_notes_secret_file_is_invisible() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::host_tmp_invisible(bin()).unwrap();
+}
+
+#[test]
+fn hostname_and_ipc_are_the_containers_own() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    facts::own_hostname(bin()).unwrap();
+    facts::own_ipc(bin()).unwrap();
+}
+
+#[test]
+fn dev_and_sys_are_set_up() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    let out = facts::run(bin(), &["--", "sh", "-c", "echo hi > /dev/null && head -c 4 /dev/zero | wc -c && ls /dev/pts/ptmx && ! touch /sys/x 2>/dev/null && echo ok"]);
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["4", "/dev/pts/ptmx", "ok"],
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_rootfs_gives_one_clear_line_and_leaves_nothing() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    common::leaves_host_as_found(|| {
+        let out = facts::run(bin(), &["--rootfs", "/no/such/dir", "--", "true"]);
+        common::assert_one_clear_line(&out, 1, &["--rootfs", "/no/such/dir"]);
+        let out = facts::run(bin(), &["--rootfs", "/etc/hostname", "--", "true"]);
+        common::assert_one_clear_line(&out, 1, &["not a directory"]);
+        let out = facts::run(bin(), &["--hostname", "not valid!", "--", "true"]);
+        common::assert_one_clear_line(&out, 2, &["--hostname"]);
+    });
+}
+
+#[test]
+fn a_custom_rootfs_is_used() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    let dir = std::env::temp_dir().join(format!("workshop-custom-rootfs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rootfs = facts::default_rootfs_for(bin());
+    let status =
+        std::process::Command::new("cp").arg("-a").arg(&rootfs).arg(&dir).status().unwrap();
+    assert!(status.success());
+    std::fs::write(dir.join("etc/marker"), "custom\n").unwrap();
+    let out = facts::run(bin(), &["--rootfs", dir.to_str().unwrap(), "--", "cat", "/etc/marker"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.stdout, "custom\n", "{}", out.stderr);
+}
+
+#[test]
+fn exit_status_signals_bad_input_and_leftovers() {
+    if !common::require_root() {
+        return;
+    }
+    let _s = common::serial();
+    common::common_stage_checks(bin());
+}

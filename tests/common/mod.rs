@@ -1,0 +1,121 @@
+//! Helpers shared by the stage tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use workshop::facts::{self, HostState, Outcome};
+
+/// Tests that look at the host (its /tmp, mount table, hostname) run one at a time, so that one test's
+/// temporary files are never mistaken for another's leftovers.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// True when the test can run. Without root it is skipped with the reason printed, except under
+/// CI=true, where a skip would hide an untested stage and is a failure instead.
+pub fn require_root() -> bool {
+    if workshop::privileges::is_root() {
+        return true;
+    }
+    let reason = "this test creates namespaces and mounts, which needs root: run `cargo test` (it uses sudo)";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and not root: {reason}");
+    }
+    eprintln!("skipped: {reason}");
+    false
+}
+
+/// The narrated demo's output, with run-to-run values redacted, ready for a snapshot.
+pub fn demo_output(bin: &Path) -> String {
+    let out = facts::run(bin, &[]);
+    assert_eq!(
+        out.status, 0,
+        "the demo's claims did not all hold:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.stderr, "", "the demo wrote to stderr");
+    workshop::narrate::redact(&out.stdout)
+}
+
+/// Asserts that an error is one clear line on stderr with a non-zero status.
+pub fn assert_one_clear_line(out: &Outcome, expected_status: i32, mentions: &[&str]) {
+    assert_eq!(out.status, expected_status, "stdout: {}\nstderr: {}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {:?}", out.stderr);
+    assert!(lines[0].starts_with("error: "), "not an error line: {}", lines[0]);
+    for m in mentions {
+        assert!(lines[0].contains(m), "{:?} does not mention {m:?}", lines[0]);
+    }
+    assert!(!out.stderr.contains("panicked"), "it panicked: {}", out.stderr);
+}
+
+/// Runs `f` and asserts that the host is exactly as before: mounts, /tmp, target/workshop, hostname.
+pub fn leaves_host_as_found<T>(f: impl FnOnce() -> T) -> T {
+    let before = HostState::capture();
+    let result = f();
+    let after = HostState::capture();
+    if let Some(diff) = after.diff(&before) {
+        panic!("the run left something behind: {diff}");
+    }
+    result
+}
+
+/// A copy of a stage binary that an unprivileged user can execute (target/ may not be readable).
+pub fn world_executable_copy(bin: &Path) -> (PathBuf, impl Drop) {
+    struct RemoveDir(PathBuf);
+    impl Drop for RemoveDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("workshop-unpriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join(bin.file_name().unwrap());
+    std::fs::copy(bin, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (copy, RemoveDir(dir))
+}
+
+/// Runs a stage binary as the unprivileged user `nobody` (uid 65534).
+pub fn run_as_nobody(bin: &Path, args: &[&str]) -> Outcome {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = facts::command(bin, args);
+    cmd.uid(65534).gid(65534).env_remove("SUDO_UID").env_remove("SUDO_GID").current_dir("/");
+    facts::run_command(cmd)
+}
+
+/// The checks common to every stage: exit status and signal pass-through, clear errors for bad
+/// input, and nothing left behind after a normal, a failed and an interrupted run.
+pub fn common_stage_checks(bin: &Path) {
+    // Exit status and signal pass-through.
+    facts::exit_status_passes_through(bin).unwrap();
+    // A normal run and a failed one leave nothing behind.
+    leaves_host_as_found(|| assert_eq!(facts::run(bin, &["--", "true"]).status, 0));
+    leaves_host_as_found(|| {
+        let out = facts::run(bin, &["--", "/no/such/binary"]);
+        assert_one_clear_line(&out, 127, &["/no/such/binary"]);
+    });
+    // Ctrl-C from another process (SIGINT), and SIGTERM: the container goes, the stage cleans up.
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        leaves_host_as_found(|| {
+            let live = facts::Live::start(bin, &[]).unwrap();
+            let pid = live.container_pid;
+            let status = live.stop_stage(signal);
+            assert_eq!(status, 128 + signal, "after {name} the stage should exit 128 + {signal}");
+            assert!(
+                !facts::process_exists(pid),
+                "the container's process {pid} outlived the stage after {name}"
+            );
+        });
+    }
+    // Bad input: an unknown flag, a missing command.
+    let out = facts::run(bin, &["--no-such-flag"]);
+    assert_one_clear_line(&out, 2, &["--no-such-flag", "--help"]);
+    // Not root: one clear line with the command that works.
+    let (copy, _guard) = world_executable_copy(bin);
+    let out = run_as_nobody(&copy, &["--", "true"]);
+    assert_one_clear_line(&out, 1, &["needs root", "sudo"]);
+}
