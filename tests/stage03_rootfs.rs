@@ -88,7 +88,9 @@ fn a_custom_rootfs_is_used() {
     let _s = common::serial();
     let dir = std::env::temp_dir().join(format!("workshop-custom-rootfs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let rootfs = facts::default_rootfs_for(bin());
+    // On a fresh clone this test may be the first to need the root filesystem.
+    let rootfs = workshop::image::ensure(None).unwrap();
+    assert_eq!(rootfs, facts::default_rootfs_for(bin()));
     let status =
         std::process::Command::new("cp").arg("-a").arg(&rootfs).arg(&dir).status().unwrap();
     assert!(status.success());
