@@ -31,6 +31,9 @@ const SECRET: &str = "/tmp/secret.txt";
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let root = l.config.rootfs.clone().expect("stage 03 always has a root filesystem");
     let shown = image::display_path(&root);
+    // With --rootless, the throwaway children get the same user namespace as the container.
+    let user_ns = l.config.user.clone();
+    let user = user_ns.as_ref();
     let n = &mut l.narrator;
     n.banner(
         "03_rootfs · a root filesystem of its own",
@@ -45,7 +48,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("The classic failure: pivot_root into a plain directory");
     n.syscall("pivot_root(new_root, put_old)  with new_root an ordinary directory");
     n.shell(&format!("unshare --mount sh -c 'cd {shown} && pivot_root . .'"));
-    let plain = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
+    let plain = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
         let _ = mounts::make_private();
         errno_of(rootfs::pivot_into(&root))
     })?;
@@ -61,7 +64,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.shell(&format!(
         "mount --bind {shown} {shown} && cd {shown} && pivot_root . . && umount -l ."
     ));
-    let fixed = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
+    let fixed = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
         let _ = mounts::make_private();
         let _ = rootfs::bind_onto_itself(&root);
         errno_of(rootfs::pivot_into(&root))
@@ -79,7 +82,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         "chroot(\"tmp\") keeping the working directory outside, chdir(\"..\") × 64, chroot(\".\")",
     );
     n.shell(&format!("chroot {shown} sh   # then the same trick from inside"));
-    let escaped = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, || {
+    let escaped = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
         let _ = mounts::make_private();
         let inside = nix::unistd::chdir(&root).and_then(|()| nix::unistd::chroot("."));
         if inside.is_err() || Path::new(SECRET).exists() {
@@ -125,7 +128,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
     n.claim(!ran.exit.success(), &format!("the host's {SECRET} is invisible inside"));
     let config = l.config.clone();
-    let escaped = container::in_throwaway_child(config.namespaces, || {
+    let escaped = container::in_throwaway_child(config.namespaces, user, || {
         if container::setup_inside(&config).is_err() {
             return "setup failed".into();
         }

@@ -14,6 +14,11 @@ pub struct CommonArgs {
     #[arg(long)]
     pub step: bool,
 
+    /// Run as an ordinary user, without sudo, inside a user namespace where you are root (the
+    /// kernel must allow unprivileged user namespaces; `cargo run` tells you).
+    #[arg(long)]
+    pub rootless: bool,
+
     /// Run this command inside the container instead of the narrated demo, with your terminal.
     /// Write it after `--`, for example: -- sh -c 'echo $$'
     #[arg(trailing_var_arg = true, value_name = "CMD")]
@@ -70,4 +75,13 @@ pub fn parse<T: clap::Parser>() -> T {
             std::process::exit(2);
         }
     }
+}
+
+/// Flags from stage 05 on: the user namespace.
+#[derive(Args, Debug, Clone)]
+pub struct UserArgs {
+    /// Map the container's ids to this user's subordinate range in /etc/subuid and /etc/subgid
+    /// (default: the user who ran sudo, then root, then 100000-165535).
+    #[arg(long, value_name = "USER")]
+    pub userns_remap: Option<String>,
 }

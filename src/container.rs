@@ -15,13 +15,14 @@ use crate::mechanisms::Mechanisms;
 use crate::signals::{self, Interrupted, Wake};
 use crate::stage::Stage;
 use crate::sync::{ChildSide, ParentSide, SyncPipes};
+use crate::userns::UserNamespace;
 use anyhow::Context;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// The PATH a container gets when it has its own root filesystem, as in Docker.
@@ -36,6 +37,8 @@ pub struct Config {
     pub rootfs: Option<PathBuf>,
     /// The hostname in the container's UTS namespace (stage 03 on).
     pub hostname: Option<String>,
+    /// The id mapping of the container's user namespace (stage 05 on, or `--rootless`).
+    pub user: Option<UserNamespace>,
     pub mechanisms: Mechanisms,
 }
 
@@ -47,6 +50,7 @@ impl Config {
             namespaces: stage.namespaces(),
             rootfs: None,
             hostname: None,
+            user: None,
             mechanisms: Mechanisms::library(),
         }
     }
@@ -59,6 +63,22 @@ impl Config {
     pub fn with_hostname(mut self, hostname: String) -> Self {
         self.hostname = Some(hostname);
         self
+    }
+
+    /// Gives the container a user namespace with this mapping.
+    pub fn with_user(mut self, user: UserNamespace) -> Self {
+        self.namespaces |= CloneFlags::CLONE_NEWUSER;
+        self.user = Some(user);
+        self
+    }
+
+    /// Whether the root filesystem is attached through an idmapped mount: only a real root can make
+    /// one, and only on a kernel with mount_setattr(2).
+    pub fn idmapped_rootfs(&self) -> bool {
+        self.user.is_some()
+            && self.rootfs.is_some()
+            && crate::privileges::is_root()
+            && crate::userns::kernel_has_idmapped_mounts()
     }
 
     fn has(&self, flag: CloneFlags) -> bool {
@@ -160,17 +180,49 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
     };
     let out_rx_raw = out_rx.as_ref().map(|f| f.as_raw_fd());
     let out_tx_raw = out_tx.as_ref().map(|f| f.as_raw_fd());
+    // 05: made before clone(2) so that the child inherits the descriptor of the detached tree.
+    let idmapped = match (&config.user, &config.rootfs) {
+        (Some(user), Some(root)) if config.idmapped_rootfs() => Some(
+            crate::userns::idmapped_tree(root, user)
+                .context("make an idmapped mount of the root filesystem")?,
+        ),
+        _ => None,
+    };
+    let inside = Inside { config, tree: idmapped.as_ref() };
     let child = Box::new(|| {
         for fd in close_in_child.iter().copied().chain(out_rx_raw) {
             let _ = nix::unistd::close(fd);
         }
-        child_main(config, &argv_c, &env, &child_side, out_tx_raw)
+        child_main(&inside, &argv_c, &env, &child_side, out_tx_raw)
     });
     let pid = (config.mechanisms.clone_child)(child, config.namespaces)
         .map_err(|e| clone_error(e, config))?;
     drop(child_side);
     drop(out_tx);
-    Ok(Running { pid, sync: parent_side, output: out_rx, reaped: false })
+    drop(idmapped);
+    let mut running = Running { pid, sync: parent_side, output: out_rx, reaped: false };
+    // The host's part, while the child waits: it needs the child's PID, and must be done before
+    // the child goes on. If it fails, dropping `running` kills the child.
+    host_side(config, pid)?;
+    Ok(running.take())
+}
+
+// ANCHOR: host_side
+/// What the parent does from the host between clone(2) and letting the child go.
+fn host_side(config: &Config, pid: Pid) -> anyhow::Result<()> {
+    if let Some(user) = &config.user {
+        // 05: the child is uid 65534 ("nobody") in its namespace until these are written.
+        (config.mechanisms.write_id_maps)(pid, user)
+            .context("write the container's uid_map and gid_map")?;
+    }
+    Ok(())
+}
+// ANCHOR_END: host_side
+
+/// What the child needs to set itself up: the config, and an idmapped root filesystem if any.
+struct Inside<'a> {
+    config: &'a Config,
+    tree: Option<&'a std::os::fd::OwnedFd>,
 }
 
 fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
@@ -194,6 +246,18 @@ fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
 }
 
 impl Running {
+    /// Moves the process out of this guard (used once the host side is done).
+    fn take(&mut self) -> Running {
+        let taken = Running {
+            pid: self.pid,
+            sync: self.sync.take(),
+            output: self.output.take(),
+            reaped: self.reaped,
+        };
+        self.reaped = true;
+        taken
+    }
+
     /// Lets the child go on with its setup and exec. Fails with a [`ContainerError`] when a setup
     /// step or the exec failed inside; the child has then exited and is reaped.
     pub fn release(&mut self) -> anyhow::Result<()> {
@@ -208,6 +272,21 @@ impl Running {
             .into());
         }
         Ok(())
+    }
+
+    /// Reads one line of the container's output (with [`Stdio::Capture`]), for a container that goes
+    /// on running after it has said something.
+    pub fn read_line(&mut self) -> String {
+        let Some(fd) = self.output.as_ref() else { return String::new() };
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = nix::unistd::read(fd.as_fd(), &mut byte) {
+            if byte[0] == b'\n' {
+                break;
+            }
+            line.push(byte[0]);
+        }
+        String::from_utf8_lossy(&line).into_owned()
     }
 
     /// Reads everything the container writes (with [`Stdio::Capture`]) until it closes its output.
@@ -345,7 +424,7 @@ fn container_env(config: &Config) -> Option<Vec<CString>> {
 
 /// The container's side: everything after clone(2) happens here, in the new namespaces.
 fn child_main(
-    config: &Config,
+    inside: &Inside,
     argv: &[CString],
     env: &Option<Vec<CString>>,
     sync: &ChildSide,
@@ -358,7 +437,10 @@ fn child_main(
         // SAFETY: _exit is always safe; the parent is gone, so nothing is left to do.
         unsafe { libc::_exit(1) };
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| setup_inside(config)));
+    let config = inside.config;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        setup_inside_with(config, inside.tree)
+    }));
     let failure = match result {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some((125, format!("{e:#}"))),
@@ -399,10 +481,23 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("the container's setup panicked: {text}")
 }
 
+/// The container's own setup, for a child made without an idmapped tree (the demo's throwaways).
+pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
+    setup_inside_with(config, None)
+}
+
 // ANCHOR: setup_inside
 /// The container's own setup, in the child, in order. Each stage adds its step to this list.
-pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
+fn setup_inside_with(
+    config: &Config,
+    idmapped_root: Option<&std::os::fd::OwnedFd>,
+) -> anyhow::Result<()> {
     let m = &config.mechanisms;
+    if let Some(user) = &config.user {
+        // 05: first, so that every later step runs as the namespace's root.
+        crate::userns::become_root_inside(user).context("become root in the user namespace")?;
+    }
+    let in_userns = config.user.is_some();
     if config.has(CloneFlags::CLONE_NEWNS) {
         // 02: before any mount, so that nothing we mount propagates to the host.
         (m.make_private)().context("make the mounts private (mount --make-rprivate /)")?;
@@ -412,13 +507,19 @@ pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
                 // 03: everything is mounted under the new root *before* pivot_root, while the
                 // host's /proc is still visible (the kernel requires that for proc in a user
                 // namespace, stage 05).
-                crate::rootfs::bind_onto_itself(root)
-                    .context("bind-mount the root filesystem onto itself")?;
+                match idmapped_root {
+                    // 05: the same directory, its owners shifted into the container's ids.
+                    Some(tree) => crate::userns::attach_tree(tree, root)
+                        .context("attach the idmapped root filesystem")?,
+                    None => crate::rootfs::bind_onto_itself(root)
+                        .context("bind-mount the root filesystem onto itself")?,
+                }
                 let proc_dir = root.join("proc");
                 crate::rootfs::ensure_dir(&proc_dir)?;
                 (m.mount_proc)(&proc_dir).context("mount a new /proc")?;
-                crate::rootfs::prepare_dev(root).context("prepare /dev")?;
-                crate::rootfs::mount_sys_readonly(root)?;
+                crate::rootfs::prepare_dev(root, in_userns).context("prepare /dev")?;
+                let own_netns = config.has(CloneFlags::CLONE_NEWNET);
+                crate::rootfs::mount_sys_readonly(root, in_userns && !own_netns)?;
                 crate::rootfs::ensure_dir(&root.join("tmp"))?;
                 (m.pivot_into)(root).context("pivot_root into the root filesystem")?;
             }
@@ -470,16 +571,33 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Runs `f` in a throwaway child in new namespaces and returns the text it produced: the demo uses it
-/// to show a classic failure (pivot_root without a mount point, a chroot escape) without touching
-/// the stage's own process.
-pub fn in_throwaway_child(flags: CloneFlags, f: impl Fn() -> String) -> anyhow::Result<String> {
+/// to show a classic failure (pivot_root without a mount point, a chroot escape) or to probe what root
+/// in a user namespace may do, without touching the stage's own process. With `user`, the child gets
+/// that user namespace and mapping and becomes its root before `f` runs.
+pub fn in_throwaway_child(
+    flags: CloneFlags,
+    user: Option<&UserNamespace>,
+    f: impl Fn() -> String,
+) -> anyhow::Result<String> {
+    let flags = if user.is_some() { flags | CloneFlags::CLONE_NEWUSER } else { flags };
     let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let tx_raw = tx.as_raw_fd();
+    let (parent_side, child_side) = SyncPipes::new()?.split();
+    let close_in_child = parent_side.raw_fds();
+    let (tx_raw, rx_raw) = (tx.as_raw_fd(), rx.as_raw_fd());
     let child = Box::new(|| {
         // SAFETY: PR_SET_PDEATHSIG takes integers.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f))
-            .unwrap_or_else(|_| "panicked".into());
+        for fd in close_in_child.iter().copied().chain([rx_raw]) {
+            let _ = nix::unistd::close(fd);
+        }
+        let text = if !child_side.wait_for_go() {
+            "the parent went away".to_string()
+        } else if let Some(Err(e)) = user.map(crate::userns::become_root_inside) {
+            format!("could not become root in the user namespace: {e}")
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f))
+                .unwrap_or_else(|_| "panicked".into())
+        };
         // SAFETY: tx_raw is the open write end of the pipe in this child.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(tx_raw) };
         let _ = nix::unistd::write(fd, text.as_bytes());
@@ -487,10 +605,22 @@ pub fn in_throwaway_child(flags: CloneFlags, f: impl Fn() -> String) -> anyhow::
         unsafe { libc::_exit(0) }
     });
     let pid = crate::namespaces::clone_child(child, flags).context("clone a throwaway child")?;
+    drop(child_side);
     drop(tx);
+    let mut parent_side = parent_side;
+    let mapped = match user {
+        Some(u) => {
+            crate::userns::write_id_maps(pid, u).context("write the throwaway child's id maps")
+        }
+        None => Ok(()),
+    };
+    if mapped.is_ok() {
+        let _ = parent_side.release();
+    }
+    drop(parent_side);
     let mut text = String::new();
     use std::io::Read;
     let _ = std::fs::File::from(rx).read_to_string(&mut text);
     while let Err(nix::errno::Errno::EINTR) = waitpid(pid, None) {}
-    Ok(text)
+    mapped.map(|()| text)
 }

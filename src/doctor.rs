@@ -187,17 +187,18 @@ pub fn has_veth() -> bool {
     if !crate::privileges::is_root() {
         return false;
     }
-    let probe = crate::container::in_throwaway_child(nix::sched::CloneFlags::CLONE_NEWNET, || {
-        let status = std::process::Command::new("ip")
-            .args(["link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1"])
-            .stderr(std::process::Stdio::null())
-            .status();
-        if status.is_ok_and(|s| s.success()) {
-            "yes".into()
-        } else {
-            "no".into()
-        }
-    });
+    let probe =
+        crate::container::in_throwaway_child(nix::sched::CloneFlags::CLONE_NEWNET, None, || {
+            let status = std::process::Command::new("ip")
+                .args(["link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1"])
+                .stderr(std::process::Stdio::null())
+                .status();
+            if status.is_ok_and(|s| s.success()) {
+                "yes".into()
+            } else {
+                "no".into()
+            }
+        });
     probe.is_ok_and(|answer| answer == "yes")
 }
 
@@ -335,7 +336,20 @@ fn requirements(
 }
 
 /// Checks what `stage` needs before it starts; one clear line when something is missing.
-pub fn preflight(stage: Stage) -> anyhow::Result<()> {
+pub fn preflight(stage: Stage, rootless: bool) -> anyhow::Result<()> {
+    if rootless {
+        if let UserNs::Denied(why) = unprivileged_userns() {
+            if !crate::privileges::is_root() {
+                anyhow::bail!("--rootless needs unprivileged user namespaces, and here {why}");
+            }
+        }
+        if stage > Stage::User {
+            anyhow::bail!(
+                "--rootless covers stages 01 to 05; {stage} needs root (run it with sudo)"
+            );
+        }
+        return Ok(());
+    }
     if !crate::privileges::is_root() {
         anyhow::bail!(crate::privileges::needs_root_message(stage.bin()));
     }

@@ -46,6 +46,7 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
         args.common.command = try_it_command(stage);
     }
     let rootfs = args.rootfs.clone();
+    let rootless = args.common.rootless;
     let config = move || {
         let mut config = Config::for_stage(stage);
         config.mechanisms = mechanisms;
@@ -53,6 +54,13 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
             config = config
                 .with_rootfs(crate::image::ensure(rootfs.rootfs.as_deref())?)
                 .with_hostname(rootfs.hostname.unwrap_or_else(crate::uts::container_id));
+        }
+        if stage >= Stage::User {
+            config = config.with_user(if rootless {
+                crate::userns::UserNamespace::rootless()
+            } else {
+                crate::userns::UserNamespace::for_root(None)?
+            });
         }
         Ok(config)
     };

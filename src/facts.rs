@@ -284,6 +284,16 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             run: own_hostname,
         },
         Check { stage: Stage::Rootfs, name: "the host's IPC objects are invisible", run: own_ipc },
+        Check {
+            stage: Stage::User,
+            name: "root inside is an ordinary uid outside",
+            run: root_inside_not_outside,
+        },
+        Check {
+            stage: Stage::User,
+            name: "the root filesystem looks root-owned inside",
+            run: rootfs_owned_by_root_inside,
+        },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
 }
@@ -418,5 +428,30 @@ pub fn own_ipc(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
     expect(live.ns("ipc")? != host_ns("ipc"), || {
         "the container shares the host's IPC namespace".into()
+    })
+}
+
+pub fn root_inside_not_outside(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "id", "-u"]);
+    expect(out.stdout.trim() == "0", || {
+        format!("`-- id -u` printed {:?}, not 0: the child is not root of its user namespace; the parent must write /proc/PID/uid_map and gid_map before letting it go ({})", out.stdout.trim(), out.stderr.trim())
+    })?;
+    let live = Live::start(bin, &[])?;
+    expect(live.ns("user")? != host_ns("user"), || {
+        "the container shares the host's user namespace".into()
+    })?;
+    let uid = crate::userns::host_uid(nix::unistd::Pid::from_raw(live.container_pid as i32));
+    expect(uid.is_some_and(|u| u != 0), || {
+        format!("the host sees the container's process as uid {uid:?} in /proc/PID/status: it should be an unprivileged uid, not 0")
+    })
+}
+
+pub fn rootfs_owned_by_root_inside(bin: &Path) -> Result<(), String> {
+    if !crate::userns::kernel_has_idmapped_mounts() {
+        return Ok(()); // Nothing to check: files then show the overflow uid, as the chapter explains.
+    }
+    let out = run(bin, &["--", "stat", "-L", "-c", "%u:%g", "/bin/sh"]);
+    expect(out.stdout.trim() == "0:0", || {
+        format!("/bin/sh inside is owned by {:?}, not 0:0: the root filesystem is not seen through the id mapping", out.stdout.trim())
     })
 }

@@ -58,8 +58,11 @@ fn run(
     config: impl FnOnce() -> anyhow::Result<Config>,
     demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
 ) -> anyhow::Result<i32> {
-    crate::doctor::preflight(stage)?;
-    let config = config()?;
+    crate::doctor::preflight(stage, common.rootless)?;
+    let mut config = config()?;
+    if common.rootless && config.user.is_none() {
+        config = config.with_user(crate::userns::UserNamespace::rootless());
+    }
     if !common.command.is_empty() {
         return run_command(&config, &common.command);
     }

@@ -22,6 +22,7 @@ pub mod rootfs;
 pub mod signals;
 pub mod stage;
 pub mod sync;
+pub mod userns;
 pub mod uts;
 
 pub use stage::Stage;

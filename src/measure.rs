@@ -46,7 +46,7 @@ pub fn median(times: &mut [Duration]) -> Duration {
 
 /// Prints the measurement.
 pub fn report(runs: usize) -> anyhow::Result<()> {
-    crate::doctor::preflight(Stage::Rootfs)?;
+    crate::doctor::preflight(Stage::Rootfs, false)?;
     let mut times = start_times(runs.max(1))?;
     let med = median(&mut times);
     let rss = container_rss_kib()?;

@@ -17,6 +17,8 @@ pub struct Mechanisms {
     pub mount_proc: fn(&Path) -> nix::Result<()>,
     /// 03_rootfs: switch the root of the mount namespace.
     pub pivot_into: fn(&Path) -> nix::Result<()>,
+    /// 05_user: from the host, map the child's ids (uid_map, gid_map, setgroups).
+    pub write_id_maps: fn(Pid, &crate::userns::UserNamespace) -> std::io::Result<()>,
 }
 
 impl Mechanisms {
@@ -27,6 +29,7 @@ impl Mechanisms {
             make_private: crate::mounts::make_private,
             mount_proc: crate::mounts::mount_proc,
             pivot_into: crate::rootfs::pivot_into,
+            write_id_maps: crate::userns::write_id_maps,
         }
     }
 }

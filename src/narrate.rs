@@ -10,7 +10,7 @@ use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 
 /// Width of the label column in side-by-side views.
-const LABEL_WIDTH: usize = 20;
+const LABEL_WIDTH: usize = 24;
 /// Width of the host column. Fixed, never computed from the values, so that a redacted snapshot has
 /// the same layout whatever width the real values had.
 const HOST_WIDTH: usize = 28;

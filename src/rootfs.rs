@@ -47,7 +47,10 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
 // ANCHOR: prepare_dev
 /// A minimal /dev under `root`: a tmpfs with the six standard devices, a private devpts for
 /// terminals and a tmpfs at /dev/shm. The host's /dev (disks, consoles) is not there.
-pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
+///
+/// In a user namespace mknod(2) is refused (a device node would bypass the host's permissions), so
+/// there each device is bind-mounted from the host's /dev instead, as rootless Docker does.
+pub fn prepare_dev(root: &Path, in_user_namespace: bool) -> anyhow::Result<()> {
     let dev = root.join("dev");
     ensure_dir(&dev)?;
     mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
@@ -55,6 +58,13 @@ pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         let mode = Mode::from_bits_truncate(0o666);
+        if in_user_namespace {
+            std::fs::File::create(&path)?;
+            let host = Path::new("/dev").join(name);
+            mount(Some(&host), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .with_context(|| format!("bind-mount /dev/{name}"))?;
+            continue;
+        }
         mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor))
             .with_context(|| format!("mknod /dev/{name}"))?;
         // mknod is filtered by the umask; devices must be usable by everyone.
@@ -99,10 +109,21 @@ pub fn prepare_dev(root: &Path) -> anyhow::Result<()> {
 // ANCHOR_END: prepare_dev
 
 /// /sys under `root`, read-only: the container may look at the kernel's objects but not change them.
-pub fn mount_sys_readonly(root: &Path) -> anyhow::Result<()> {
+///
+/// A new sysfs shows the network devices of the mounting process's network namespace, so the kernel
+/// allows it in a user namespace only together with a network namespace of its own. Without one
+/// (`--rootless` before stage 04) the host's /sys is bind-mounted read-only instead.
+pub fn mount_sys_readonly(root: &Path, bind_from_host: bool) -> anyhow::Result<()> {
     let sys = root.join("sys");
     ensure_dir(&sys)?;
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if bind_from_host {
+        let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(Some("/sys"), &sys, None::<&str>, rbind, None::<&str>).context("bind-mount /sys")?;
+        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
+        return mount(None::<&str>, &sys, None::<&str>, remount, None::<&str>)
+            .context("make /sys read-only");
+    }
     mount(Some("sysfs"), &sys, Some("sysfs"), flags, None::<&str>)
         .context("mount sysfs read-only on /sys")
 }

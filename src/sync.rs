@@ -47,6 +47,16 @@ impl SyncPipes {
 }
 
 impl ParentSide {
+    /// Moves the ends out, leaving a side that does nothing when dropped.
+    pub fn take(&mut self) -> ParentSide {
+        let placeholder =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map(|(r, _)| r).expect("a pipe for a placeholder");
+        ParentSide {
+            go_tx: self.go_tx.take(),
+            report_rx: std::mem::replace(&mut self.report_rx, placeholder),
+        }
+    }
+
     /// The parent's descriptors, which the child closes first thing: otherwise the child would hold
     /// the write end of its own `go` pipe and never see the parent go away.
     pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {

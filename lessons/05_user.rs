@@ -1,0 +1,224 @@
+//! Stage 05 · user namespace: root inside, an ordinary user outside.
+//!
+//! Run it: `cargo run --bin 05_user`, or `cargo run --bin 05_user -- id`.
+
+use nix::sched::CloneFlags;
+use std::path::Path;
+use std::process::ExitCode;
+use workshop::container::{self, Config};
+use workshop::lesson::{self, Lesson};
+use workshop::narrate::var;
+use workshop::userns::{self, RangeSource, UserNamespace};
+use workshop::{image, uts, Stage};
+
+/// Stage 05: a user namespace, so that the container's root is an unprivileged user on the host.
+///
+/// Without a command, a narrated demo: `id` inside says root while the host sees an ordinary uid;
+/// the root filesystem's files still look root-owned; and what this root can do inside its own
+/// namespaces and cannot do to the host, each tried for real.
+#[derive(clap::Parser)]
+#[command(after_help = workshop::cli::examples("05_user"))]
+struct Args {
+    #[command(flatten)]
+    common: workshop::cli::CommonArgs,
+    #[command(flatten)]
+    rootfs: workshop::cli::RootfsArgs,
+    #[command(flatten)]
+    user: workshop::cli::UserArgs,
+}
+
+/// A file on the host that only the host's root may read.
+const ROOT_ONLY: &str = "/tmp/workshop-root-only.txt";
+
+// ANCHOR: demo
+fn demo(l: &mut Lesson) -> anyhow::Result<()> {
+    let user = l.config.user.clone().expect("stage 05 always has a user namespace");
+    let n = &mut l.narrator;
+    n.banner(
+        "05_user · root inside, an ordinary user outside",
+        "A user namespace with a uid and gid mapping written by the host.",
+    );
+
+    n.step("A user namespace, and the host writes its id mapping");
+    n.syscall("clone(CLONE_NEWUSER | …); the parent writes /proc/PID/uid_map and gid_map");
+    n.shell(&format!(
+        "unshare --user --map-users={0}:{1}:{2} --map-groups={3}:{4}:{5} sh",
+        user.uid_map.outside,
+        user.uid_map.inside,
+        user.uid_map.count,
+        user.gid_map.outside,
+        user.gid_map.inside,
+        user.gid_map.count
+    ));
+    n.result(&format!("uid_map: {}   gid_map: {}", var(user.uid_map), var(user.gid_map)));
+    n.result(&format!("the range: {}", var(describe(&user.source))));
+    let (inside_id, host_uid) = id_inside_and_outside(&l.config)?;
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views("uid of the process", var(host_uid), "0 (root)");
+    n.output("id   inside the container", &inside_id);
+    n.claim(inside_id.starts_with("uid=0(root) gid=0(root)"), "inside, the process is root");
+    n.claim(
+        host_uid == user.uid_map.outside && host_uid != 0,
+        "outside, it is an ordinary uid (read from /proc/PID/status)",
+    );
+
+    n.step("The root filesystem's files, seen through the mapping");
+    let busybox_host_owner = owner(&l.config.rootfs.clone().unwrap_or_default().join("bin/sh"))?;
+    let ran = l.run(&["stat", "-L", "-c", "%u", "/bin/sh"])?;
+    let inside_owner = ran.output.trim().to_string();
+    let n = &mut l.narrator;
+    if l.config.idmapped_rootfs() {
+        n.syscall("open_tree(ROOTFS, OPEN_TREE_CLONE); mount_setattr(MOUNT_ATTR_IDMAP, userns); move_mount");
+        n.shell("mount --bind -o X-mount.idmap=0:100000:65536 ROOTFS ROOTFS   (util-linux 2.39+)");
+        n.note(
+            "An idmapped mount shifts the owners as files are looked at: the same bytes on disk,",
+        );
+        n.note(
+            "owned by the host's root, appear owned by the container's root. Nothing is copied.",
+        );
+    } else {
+        n.note("No idmapped mount here (it needs real root and Linux 5.12+): files the host's root owns");
+        n.note(
+            "appear owned by 65534, the overflow uid, because host uid 0 is not in the mapping.",
+        );
+    }
+    n.views_header();
+    n.views("owner of /bin/sh", format!("{busybox_host_owner} (on disk)"), &inside_owner);
+    if l.config.idmapped_rootfs() {
+        n.claim(
+            inside_owner == "0",
+            "the root filesystem's files belong to root inside, unchanged on disk",
+        );
+    }
+
+    n.step("What this root can do: its own namespaces");
+    n.syscall("sethostname(\"inside-05\"); mount(\"none\", \"/tmp\", \"tmpfs\", 0, NULL)");
+    n.shell("hostname inside-05; mount -t tmpfs none /tmp");
+    let ran = l.run(&[
+        "sh",
+        "-c",
+        "hostname inside-05 && hostname && mount -t tmpfs none /tmp && echo mounted",
+    ])?;
+    let n = &mut l.narrator;
+    n.output("inside the container", ran.output.trim_end());
+    n.claim(
+        ran.exit.success() && ran.output.contains("inside-05") && ran.output.contains("mounted"),
+        "root inside may rename its own UTS namespace and mount in its own mount namespace",
+    );
+    n.note("Those namespaces were made together with the user namespace, so it owns them, and");
+    n.note("capabilities inside a user namespace count for everything it owns.");
+
+    n.step("What it cannot do: anything the host's own namespaces own");
+    let root_only = root_only_file(l)?;
+    let probe = container::in_throwaway_child(CloneFlags::empty(), Some(&user), || {
+        let read = std::fs::read(&root_only)
+            .map(|_| "allowed".to_string())
+            .unwrap_or_else(errno_text);
+        let host_name = nix::unistd::sethostname("hacked")
+            .map(|()| "allowed".to_string())
+            .unwrap_or_else(|e| format!("{e}"));
+        let module = load_module().unwrap_or_else(|e| format!("{e}"));
+        format!("{read}\n{host_name}\n{module}")
+    })?;
+    let results: Vec<&str> = probe.lines().collect();
+    let n = &mut l.narrator;
+    n.syscall("open(ROOT_ONLY_FILE); sethostname(\"hacked\"); finit_module(…)   as root of the user namespace");
+    n.shell(&format!(
+        "unshare --user --map-root-user sh -c 'cat {root_only}; hostname hacked; insmod x.ko'"
+    ));
+    n.views_header();
+    n.views("read a root-only file", "root: allowed", results.first().copied().unwrap_or("?"));
+    n.views("change the hostname", "root: allowed", results.get(1).copied().unwrap_or("?"));
+    n.views("load a kernel module", "root: allowed", var(results.get(2).copied().unwrap_or("?")));
+    n.claim(
+        results.first().is_some_and(|r| r.starts_with("EACCES")),
+        &format!(
+            "{root_only} stays closed: to the host this root is uid {}",
+            var(user.uid_map.outside)
+        ),
+    );
+    n.claim(results.get(1).is_some_and(|r| r.starts_with("EPERM")), "the host's hostname is out of reach: its UTS namespace belongs to the host's user namespace");
+    n.claim(
+        results.get(2).is_some_and(|r| r.starts_with("EPERM") || r.starts_with("ENOSYS")),
+        "no kernel module: CAP_SYS_MODULE counts only in the host's user namespace",
+    );
+    n.note("(ENOSYS instead of EPERM means this kernel was built without module loading at all.)");
+    n.claim(uts::host_hostname() != "hacked", "the host's hostname did not change");
+    Ok(())
+}
+// ANCHOR_END: demo
+
+fn describe(source: &RangeSource) -> String {
+    match source {
+        RangeSource::Subordinate(user) => {
+            format!("{user}'s subordinate ids in /etc/subuid, /etc/subgid")
+        }
+        RangeSource::Fallback => "no /etc/subuid entry, so the workshop's 100000-165535".into(),
+        RangeSource::OwnIdOnly => "--rootless: only your own uid and gid".into(),
+    }
+}
+
+/// `id` inside, and the uid the host sees for the same process in /proc/PID/status.
+fn id_inside_and_outside(config: &Config) -> anyhow::Result<(String, u32)> {
+    let argv = ["sh".to_string(), "-c".into(), "id; exec sleep 60".into()];
+    let mut running = container::spawn(config, &argv, container::Stdio::Capture)?;
+    running.release()?;
+    let output = running.read_line();
+    let uid = userns::host_uid(running.pid).unwrap_or(0);
+    Ok((output.trim().to_string(), uid))
+}
+
+fn owner(path: &Path) -> anyhow::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(path)?.uid())
+}
+
+/// A host file only the host's root may read. As root the stage makes one (a guard removes it);
+/// with --rootless, a file the stage makes would be the caller's own, so it uses /etc/shadow.
+fn root_only_file(l: &mut Lesson) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if !workshop::privileges::is_root() {
+        anyhow::ensure!(
+            Path::new("/etc/shadow").exists(),
+            "this host has no /etc/shadow to try reading"
+        );
+        return Ok("/etc/shadow".into());
+    }
+    std::fs::write(ROOT_ONLY, "only the host's root may read this\n")?;
+    std::fs::set_permissions(ROOT_ONLY, std::fs::Permissions::from_mode(0o600))?;
+    l.cleanup.push(ROOT_ONLY, || Ok(std::fs::remove_file(ROOT_ONLY)?));
+    Ok(ROOT_ONLY.into())
+}
+
+fn errno_text(e: std::io::Error) -> String {
+    e.raw_os_error()
+        .map(|n| format!("{}", nix::errno::Errno::from_raw(n)))
+        .unwrap_or_else(|| e.to_string())
+}
+
+/// Tries to load a kernel module (an empty one: the capability check comes first).
+fn load_module() -> Result<String, nix::errno::Errno> {
+    let file = std::fs::File::open("/dev/null").map_err(|_| nix::errno::Errno::ENOENT)?;
+    nix::kmod::finit_module(&file, c"", nix::kmod::ModuleInitFlags::empty())
+        .map(|()| "allowed".to_string())
+}
+
+fn main() -> ExitCode {
+    let args: Args = workshop::cli::parse();
+    let rootless = args.common.rootless;
+    let (rootfs, user) = (args.rootfs.clone(), args.user.clone());
+    let config = move || {
+        let root = image::ensure(rootfs.rootfs.as_deref())?;
+        let user = if rootless {
+            UserNamespace::rootless()
+        } else {
+            UserNamespace::for_root(user.userns_remap.as_deref())?
+        };
+        Ok(Config::for_stage(Stage::User)
+            .with_rootfs(root)
+            .with_hostname(rootfs.hostname.unwrap_or_else(uts::container_id))
+            .with_user(user))
+    };
+    lesson::main(Stage::User, args.common, config, demo)
+}

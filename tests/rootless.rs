@@ -1,0 +1,95 @@
+//! `--rootless`: stages 01 to 05 run as an ordinary user, for real, with no sudo.
+//!
+//! The test drops to the unprivileged user `nobody` (uid 65534) for each run.
+mod common;
+
+use std::path::Path;
+use workshop::doctor::{unprivileged_userns, UserNs};
+
+fn stages() -> [(&'static str, &'static Path); 4] {
+    [
+        ("01_pid", Path::new(env!("CARGO_BIN_EXE_01_pid"))),
+        ("02_mount_proc", Path::new(env!("CARGO_BIN_EXE_02_mount_proc"))),
+        ("03_rootfs", Path::new(env!("CARGO_BIN_EXE_03_rootfs"))),
+        ("05_user", Path::new(env!("CARGO_BIN_EXE_05_user"))),
+    ]
+}
+
+/// Root is needed to drop to another user; the kernel must allow unprivileged user namespaces.
+fn can_run() -> bool {
+    if !common::require_root() {
+        return false;
+    }
+    if let UserNs::Denied(why) = unprivileged_userns() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true, but this machine denies unprivileged user namespaces: {why}");
+        }
+        eprintln!("skipped: {why}");
+        return false;
+    }
+    true
+}
+
+/// Runs a copy of `bin` as nobody, with the workshop's root filesystem where the copy can find it.
+fn run_rootless(bin: &Path, args: &[&str]) -> workshop::facts::Outcome {
+    let (copy, _guard) = common::world_executable_copy(bin);
+    let rootfs = workshop::image::ensure(None).unwrap();
+    let target = rootfs.parent().unwrap().parent().unwrap().to_path_buf();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = workshop::facts::command(&copy, args);
+    cmd.uid(65534).gid(65534).env("CARGO_TARGET_DIR", target).current_dir("/");
+    workshop::facts::run_command(cmd)
+}
+
+#[test]
+fn every_stage_runs_a_command_as_root_of_its_own_user_namespace() {
+    if !can_run() {
+        return;
+    }
+    let _s = common::serial();
+    for (name, bin) in stages() {
+        common::leaves_host_as_found(|| {
+            let out = run_rootless(
+                bin,
+                &["--rootless", "--", "sh", "-c", "echo $$; id -u; cat /proc/self/uid_map"],
+            );
+            assert_eq!(out.status, 0, "{name} --rootless failed: {}", out.stderr);
+            let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+            assert_eq!(
+                &fields[..2],
+                ["1", "0"],
+                "{name}: PID 1 and uid 0 inside expected: {}",
+                out.stdout
+            );
+            assert_eq!(
+                &fields[2..],
+                ["0", "65534", "1"],
+                "{name}: only nobody's own uid should be mapped"
+            );
+        });
+    }
+}
+
+#[test]
+fn every_narrated_demo_holds_its_claims_rootless() {
+    if !can_run() {
+        return;
+    }
+    let _s = common::serial();
+    for (name, bin) in stages() {
+        common::leaves_host_as_found(|| {
+            let out = run_rootless(bin, &["--rootless"]);
+            assert_eq!(out.status, 0, "{name} --rootless demo:\n{}\n{}", out.stdout, out.stderr);
+        });
+    }
+}
+
+#[test]
+fn without_rootless_an_ordinary_user_is_told_what_works() {
+    if !can_run() {
+        return;
+    }
+    let _s = common::serial();
+    let out = run_rootless(stages()[0].1, &["--", "true"]);
+    common::assert_one_clear_line(&out, 1, &["needs root", "--rootless"]);
+}
