@@ -112,9 +112,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("What it cannot do: anything the host's own namespaces own");
     let root_only = root_only_file(l)?;
     let probe = container::in_throwaway_child(CloneFlags::empty(), Some(&user), || {
-        let read = std::fs::read(&root_only)
-            .map(|_| "allowed".to_string())
-            .unwrap_or_else(errno_text);
+        let read =
+            std::fs::read(&root_only).map(|_| "allowed".to_string()).unwrap_or_else(errno_text);
         let host_name = nix::unistd::sethostname("hacked")
             .map(|()| "allowed".to_string())
             .unwrap_or_else(|e| format!("{e}"));

@@ -85,3 +85,31 @@ pub struct UserArgs {
     #[arg(long, value_name = "USER")]
     pub userns_remap: Option<String>,
 }
+
+/// Flags from stage 04 on: the container's network.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkArgs {
+    /// The workshop subnet: the host is its first address, the container the second. It is checked
+    /// against this host's routes first.
+    #[arg(long, value_name = "CIDR", default_value = crate::network::subnet::DEFAULT_SUBNET)]
+    pub subnet: crate::network::Subnet,
+
+    /// Publish a container port on the host's 127.0.0.1, as Docker does: -p 8080:80.
+    #[arg(short = 'p', long = "publish", value_name = "HOST:CONTAINER")]
+    pub publish: Vec<crate::network::forward::Publish>,
+
+    /// Limit the container's outgoing bandwidth with a token bucket, in tc's units: 1mbit, 500kbit.
+    #[arg(long, value_name = "RATE")]
+    pub network_rate: Option<crate::network::Rate>,
+}
+
+impl NetworkArgs {
+    /// The network for one container, after checking that the subnet is free on this host.
+    pub fn network_config(&self) -> anyhow::Result<crate::network::NetworkConfig> {
+        crate::network::check_subnet_free(&self.subnet)?;
+        let mut net = crate::network::NetworkConfig::single(self.subnet);
+        net.rate = self.network_rate.clone();
+        net.publish = self.publish.clone();
+        Ok(net)
+    }
+}

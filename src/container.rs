@@ -11,6 +11,7 @@
 //!   wait() ◀────────── SIGCHLD ──────────────── exit status
 //! ```
 
+use crate::guard::Cleanup;
 use crate::mechanisms::Mechanisms;
 use crate::signals::{self, Interrupted, Wake};
 use crate::stage::Stage;
@@ -39,6 +40,9 @@ pub struct Config {
     pub hostname: Option<String>,
     /// The id mapping of the container's user namespace (stage 05 on, or `--rootless`).
     pub user: Option<UserNamespace>,
+    /// The container's link to the host (stage 04 on). With a network namespace and no network,
+    /// the container has only its loopback.
+    pub network: Option<crate::network::NetworkConfig>,
     pub mechanisms: Mechanisms,
 }
 
@@ -51,6 +55,7 @@ impl Config {
             rootfs: None,
             hostname: None,
             user: None,
+            network: None,
             mechanisms: Mechanisms::library(),
         }
     }
@@ -62,6 +67,12 @@ impl Config {
 
     pub fn with_hostname(mut self, hostname: String) -> Self {
         self.hostname = Some(hostname);
+        self
+    }
+
+    /// Gives the container a network: a veth pair to the host.
+    pub fn with_network(mut self, network: crate::network::NetworkConfig) -> Self {
+        self.network = Some(network);
         self
     }
 
@@ -156,6 +167,10 @@ pub struct Running {
     sync: ParentSide,
     output: Option<OwnedFd>,
     reaped: bool,
+    /// What the host side created for this container (veth, forwarders), undone after it is reaped.
+    host: Cleanup,
+    /// The name of the veth's host end, when the container has a network.
+    pub host_end: Option<String>,
 }
 
 /// Creates the container's process, blocked until [`Running::release`].
@@ -188,7 +203,8 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         ),
         _ => None,
     };
-    let inside = Inside { config, tree: idmapped.as_ref() };
+    let tag = crate::network::new_tag();
+    let inside = Inside { config, tree: idmapped.as_ref(), tag: &tag };
     let child = Box::new(|| {
         for fd in close_in_child.iter().copied().chain(out_rx_raw) {
             let _ = nix::unistd::close(fd);
@@ -200,20 +216,33 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
     drop(child_side);
     drop(out_tx);
     drop(idmapped);
-    let mut running = Running { pid, sync: parent_side, output: out_rx, reaped: false };
+    let host_end = config.network.as_ref().map(|_| crate::network::veth_names(&tag).0);
+    let mut running = Running {
+        pid,
+        sync: parent_side,
+        output: out_rx,
+        reaped: false,
+        host: Cleanup::new(),
+        host_end,
+    };
     // The host's part, while the child waits: it needs the child's PID, and must be done before
-    // the child goes on. If it fails, dropping `running` kills the child.
-    host_side(config, pid)?;
+    // the child goes on. If it fails, dropping `running` kills the child and undoes what was made.
+    host_side(config, pid, &tag, &mut running.host)?;
     Ok(running.take())
 }
 
 // ANCHOR: host_side
 /// What the parent does from the host between clone(2) and letting the child go.
-fn host_side(config: &Config, pid: Pid) -> anyhow::Result<()> {
+fn host_side(config: &Config, pid: Pid, tag: &str, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     if let Some(user) = &config.user {
         // 05: the child is uid 65534 ("nobody") in its namespace until these are written.
         (config.mechanisms.write_id_maps)(pid, user)
             .context("write the container's uid_map and gid_map")?;
+    }
+    if let Some(net) = &config.network {
+        // 04: a veth pair, one end moved into the child's network namespace.
+        crate::network::host_side(net, tag, pid, cleanup)
+            .context("connect the container to the host")?;
     }
     Ok(())
 }
@@ -223,6 +252,8 @@ fn host_side(config: &Config, pid: Pid) -> anyhow::Result<()> {
 struct Inside<'a> {
     config: &'a Config,
     tree: Option<&'a std::os::fd::OwnedFd>,
+    /// Names this container's links (`wsc-TAG` becomes eth0 inside).
+    tag: &'a str,
 }
 
 fn clone_error(e: nix::errno::Errno, config: &Config) -> anyhow::Error {
@@ -253,6 +284,8 @@ impl Running {
             sync: self.sync.take(),
             output: self.output.take(),
             reaped: self.reaped,
+            host: std::mem::take(&mut self.host),
+            host_end: self.host_end.take(),
         };
         self.reaped = true;
         taken
@@ -367,7 +400,11 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // The process first: a veth's peer or a forwarder's target must not outlive it.
         self.kill_and_reap();
+        for failure in self.host.run() {
+            eprintln!("warning: {failure}; remove it by hand");
+        }
     }
 }
 
@@ -439,7 +476,7 @@ fn child_main(
     }
     let config = inside.config;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        setup_inside_with(config, inside.tree)
+        setup_inside_with(config, inside.tree, Some(inside.tag))
     }));
     let failure = match result {
         Ok(Ok(())) => None,
@@ -483,7 +520,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 /// The container's own setup, for a child made without an idmapped tree (the demo's throwaways).
 pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
-    setup_inside_with(config, None)
+    setup_inside_with(config, None, None)
 }
 
 // ANCHOR: setup_inside
@@ -491,6 +528,7 @@ pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
 fn setup_inside_with(
     config: &Config,
     idmapped_root: Option<&std::os::fd::OwnedFd>,
+    tag: Option<&str>,
 ) -> anyhow::Result<()> {
     let m = &config.mechanisms;
     if let Some(user) = &config.user {
@@ -498,6 +536,15 @@ fn setup_inside_with(
         crate::userns::become_root_inside(user).context("become root in the user namespace")?;
     }
     let in_userns = config.user.is_some();
+    if config.has(CloneFlags::CLONE_NEWNET) {
+        // 04: the veth end the host moved in becomes eth0; without one, loopback only.
+        match (&config.network, tag) {
+            (Some(net), Some(tag)) => {
+                crate::network::inside(net, tag).context("set up the container's network")?
+            }
+            _ => crate::network::loopback_only().context("bring up the loopback")?,
+        }
+    }
     if config.has(CloneFlags::CLONE_NEWNS) {
         // 02: before any mount, so that nothing we mount propagates to the host.
         (m.make_private)().context("make the mounts private (mount --make-rprivate /)")?;

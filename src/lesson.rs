@@ -25,8 +25,13 @@ pub struct Lesson {
 impl Lesson {
     /// Runs a command in this stage's container and captures its output.
     pub fn run(&self, argv: &[&str]) -> anyhow::Result<container::Ran> {
+        self.run_with(&self.config, argv)
+    }
+
+    /// Runs a command in a container built from another config (a second container, say).
+    pub fn run_with(&self, config: &Config, argv: &[&str]) -> anyhow::Result<container::Ran> {
         crate::signals::check_interrupted()?;
-        container::run_captured(&self.config, argv)
+        container::run_captured(config, argv)
     }
 }
 

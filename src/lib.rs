@@ -17,6 +17,8 @@ pub mod mechanisms;
 pub mod mounts;
 pub mod namespaces;
 pub mod narrate;
+pub mod netlink;
+pub mod network;
 pub mod privileges;
 pub mod rootfs;
 pub mod signals;

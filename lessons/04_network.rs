@@ -1,0 +1,423 @@
+//! Stage 04 · network namespace: its own eth0 and IP, packets crossing a veth pair.
+//!
+//! Run it: `cargo run --bin 04_network`, or `cargo run --bin 04_network -- ip addr`.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use workshop::container::{self, Config, Stdio};
+use workshop::lesson::{self, Lesson};
+use workshop::narrate::{ms, var};
+use workshop::network::forward::Publish;
+use workshop::network::{self, Attach, Bridge, HostNetwork, NetworkConfig};
+use workshop::{image, uts, Stage};
+
+/// Stage 04: a network namespace with a veth pair to the host, an address, a route.
+///
+/// Without a command, a narrated demo: the container's eth0 beside the host's links, ping and TCP
+/// both ways across the veth, two containers on a bridge each serving port 80 and published on the
+/// host's loopback, and a rate limit measured before and after.
+#[derive(clap::Parser)]
+#[command(after_help = workshop::cli::examples("04_network"))]
+struct Args {
+    #[command(flatten)]
+    common: workshop::cli::CommonArgs,
+    #[command(flatten)]
+    rootfs: workshop::cli::RootfsArgs,
+    #[command(flatten)]
+    network: workshop::cli::NetworkArgs,
+}
+
+/// The demo's two web servers publish here, as in the course notes.
+const DEMO_PORTS: [u16; 2] = [8080, 8081];
+/// Where the host listens for the container, on the gateway address that only our veth has.
+const HOST_PORT: u16 = 9000;
+
+// ANCHOR: demo
+fn demo(l: &mut Lesson) -> anyhow::Result<()> {
+    let Some(net) = l.config.network.as_mut() else { return rootless_demo(l) };
+    // --network-rate applies to the demo's measured transfer only (default: the course notes' 1mbit).
+    let rate = net.rate.take().unwrap_or_else(|| "1mbit".parse().expect("a valid rate"));
+    let net = net.clone();
+    let host_before = HostNetwork::capture()?;
+    let n = &mut l.narrator;
+    n.banner(
+        "04_network · a network of the container's own",
+        "A network namespace, and a veth pair as the cable to the host.",
+    );
+
+    n.step("A new network namespace has only a loopback");
+    n.syscall("clone(CLONE_NEWNET | …)");
+    n.shell("unshare --net ip -o link");
+    let mut bare = l.config.clone();
+    bare.network = None;
+    let ran = container::run_captured(&bare, &["ip", "-o", "link"])?;
+    let inside_links = link_names(&ran.output);
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views("links", var(host_before.link_names().join(" ")), inside_links.join(" "));
+    n.claim(inside_links == ["lo"], "a new network namespace starts with only lo");
+
+    n.step("A veth pair: one end on the host, the other moved into the container as eth0");
+    let gw = net.gateway;
+    let prefix = net.subnet.prefix_len;
+    let ip = net.address;
+    n.syscall(
+        "netlink RTM_NEWLINK kind veth; RTM_NEWLINK IFLA_NET_NS_PID; RTM_NEWADDR; RTM_NEWROUTE",
+    );
+    n.shell("ip link add wsh-TAG type veth peer name wsc-TAG");
+    n.shell("ip link set wsc-TAG netns PID");
+    n.shell(&format!("ip addr add {gw}/{prefix} dev wsh-TAG && ip link set wsh-TAG up"));
+    n.note("and inside the container:");
+    n.shell("ip link set lo up && ip link set wsc-TAG name eth0");
+    n.shell(&format!("ip addr add {ip}/{prefix} dev eth0 && ip link set eth0 up"));
+    n.shell(&format!("ip route add default via {gw}"));
+    let ran = l.run(&["sh", "-c", "ip -o -4 addr show eth0; ip route"])?;
+    let n = &mut l.narrator;
+    n.output("ip -4 addr; ip route   inside", &addresses_and_routes(&ran.output));
+    n.views_header();
+    n.views("address", format!("{gw}/{prefix} on wsh-TAG"), format!("{ip}/{prefix} on eth0"));
+    n.claim(
+        ran.output.contains(&format!("{ip}/{prefix}"))
+            && ran.output.contains(&format!("default via {gw}")),
+        "the container has its own eth0, address and default route",
+    );
+
+    n.step("Packets cross the veth: ping and TCP, both ways");
+    n.shell(&format!("ping -c 1 {gw}; echo hello from the container | nc {gw} {HOST_PORT}; httpd -p 80   (inside)"));
+    n.shell(&format!("ping -c 1 {ip}; wget -qO- http://{ip}/   (on the host)"));
+    n.note(
+        "One container does it all: a second one with its own veth in the same subnet would give",
+    );
+    n.note(
+        "the host two routes to 10.200.0.0/24 (stage 04 uses a bridge for two containers, below).",
+    );
+    let script = format!(
+        "ping -c 1 -W 2 {gw} >/dev/null && echo reply || echo no-reply; \
+         echo hello from the container | nc {gw} {HOST_PORT}; exec httpd -f -p 80 -h /var/www"
+    );
+    let mut server =
+        container::spawn(&l.config, &["sh".into(), "-c".into(), script], Stdio::Capture)?;
+    // The gateway address exists from spawn() on (the host side is done): listen before release.
+    let listener = TcpListener::bind(SocketAddrV4::new(gw, HOST_PORT))?;
+    server.release()?;
+    let host_end = server.host_end.clone().unwrap_or_default();
+    let out_ping = server.read_line();
+    let rx = network::rx_packets(&host_end);
+    let line = accept_line(&listener)?;
+    wait_for_port(SocketAddrV4::new(ip, 80));
+    let in_ping = host_ping(ip)?;
+    let page = http_get(SocketAddrV4::new(ip, 80))?;
+    drop(server);
+    drop(listener);
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views(
+        "ping",
+        format!("{ip}: {}", if in_ping { "reply" } else { "no reply" }),
+        format!("{gw}: {out_ping}"),
+    );
+    n.views("received over TCP", line.trim(), page.trim());
+    n.claim(out_ping == "reply", "the container reaches the host (ping)");
+    n.claim(
+        rx > 0,
+        "the host counted the container's packets on its end of the veth (a new veth starts at 0)",
+    );
+    n.claim(in_ping, "the host reaches the container (ping)");
+    n.claim(
+        line.trim() == "hello from the container",
+        "the container's line arrived on the host over TCP",
+    );
+    n.claim(
+        page.contains("hello from inside the container"),
+        "the host fetched the container's page over TCP",
+    );
+
+    n.step("Two containers on a bridge, each on port 80, published on the host (-p)");
+    let n = &mut l.narrator;
+    let bridge_name = format!("wsbr-{}", network::new_tag());
+    n.syscall("netlink RTM_NEWLINK kind bridge; RTM_NEWLINK IFLA_MASTER for each host end");
+    n.shell(&format!("ip link add wsbr-TAG type bridge && ip addr add {gw}/{prefix} dev wsbr-TAG && ip link set wsbr-TAG up"));
+    n.shell("ip link set wsh-A master wsbr-TAG;  ip link set wsh-B master wsbr-TAG");
+    let bridge = Bridge::create(&bridge_name, gw, &net.subnet)?;
+    let mut servers = Vec::new();
+    let mut published = Vec::new();
+    for (i, name) in ["A", "B"].iter().enumerate() {
+        let mut cfg = l.config.clone().with_hostname(format!("container-{}", name.to_lowercase()));
+        let port = free_or_any(DEMO_PORTS[i]);
+        let mut netc = NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..net.clone() };
+        netc.address = net.subnet.host(2 + i as u32).expect("the subnet holds two containers");
+        netc.publish = vec![Publish { host_port: port, container_port: 80 }];
+        cfg.network = Some(netc.clone());
+        let script = format!("mount -t tmpfs none /tmp && echo hello from container {name} > /tmp/index.html && exec httpd -f -p 80 -h /tmp");
+        let srv = Server::start(&cfg, &["sh", "-c", &script])?;
+        let n = &mut l.narrator;
+        n.shell(&format!(
+            "04_network -p {port}:80 -- httpd -f -p 80    # container {name}: {}",
+            netc.address
+        ));
+        servers.push((srv, netc.address));
+        published.push(port);
+    }
+    let (a_ip, b_ip) = (servers[0].1, servers[1].1);
+    let a_to_b = l.run_with(
+        &servers_config(&l.config, &net, &bridge, 4),
+        &["sh", "-c", &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {b_ip} 80")],
+    )?;
+    let page_a = http_get(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[0]))?;
+    let page_b = http_get(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[1]))?;
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views(&format!("127.0.0.1:{}", published[0]), page_a.trim(), format!("A on {a_ip}:80"));
+    n.views(&format!("127.0.0.1:{}", published[1]), page_b.trim(), format!("B on {b_ip}:80"));
+    n.claim(
+        page_a.trim() == "hello from container A" && page_b.trim() == "hello from container B",
+        "both containers listen on port 80, each reached through its published port",
+    );
+    n.claim(
+        a_to_b.output.trim_end().ends_with("hello from container B"),
+        "a third container on the bridge reaches container B directly, at its own address",
+    );
+    drop(servers);
+    drop(bridge);
+
+    n.step("--network-rate: a token bucket on the container's link, measured");
+    n.syscall("netlink RTM_NEWQDISC kind tbf (inside, on eth0)");
+    n.shell(&format!(
+        "tc qdisc add dev eth0 root tbf rate {} burst 32kbit latency 400ms",
+        rate.text
+    ));
+    let size = (rate.bytes_per_sec as usize * 3 / 5).clamp(16 << 10, 4 << 20);
+    let free = upload_rate(&l.config, gw, size)?;
+    let mut limited = l.config.clone();
+    if let Some(netc) = limited.network.as_mut() {
+        netc.rate = Some(rate.clone());
+    }
+    let shaped = upload_rate(&limited, gw, size)?;
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views("upload, no limit", var(format!("{:.0} KB/s", free.0 / 1000.0)), ms(free.1));
+    n.views(
+        &format!("upload, {}", rate.text),
+        var(format!("{:.0} KB/s", shaped.0 / 1000.0)),
+        ms(shaped.1),
+    );
+    let limit = rate.bytes_per_sec as f64;
+    n.claim(
+        shaped.0 <= limit * 1.25,
+        &format!(
+            "with the limit, the transfer held to about {} ({:.0} KB/s)",
+            rate.text,
+            limit / 1000.0
+        ),
+    );
+    n.claim(free.0 > limit * 2.0, "without it, the same transfer ran much faster");
+
+    n.step("Everything is removed: the host's links, addresses, routes and qdiscs are as before");
+    let host_after = HostNetwork::capture()?;
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views("links", var(host_before.links.len()), var(host_after.links.len()));
+    n.claim(host_before == host_after, "the host's network is exactly as it was before the demo");
+    Ok(())
+}
+// ANCHOR_END: demo
+
+/// `--rootless`: an ordinary user may not create links on the host, so the container gets a
+/// network namespace with only its loopback.
+fn rootless_demo(l: &mut Lesson) -> anyhow::Result<()> {
+    let n = &mut l.narrator;
+    n.banner(
+        "04_network · rootless: loopback only",
+        "An ordinary user may not add links to the host's network.",
+    );
+    n.step("A network namespace of its own, with only its loopback");
+    n.syscall("clone(CLONE_NEWUSER | CLONE_NEWNET | …); netlink RTM_NEWLINK lo up");
+    n.shell("unshare --user --map-root-user --net sh -c 'ip link set lo up; ip -o link'");
+    let ran = l.run(&["ip", "-o", "link"])?;
+    let inside = link_names(&ran.output);
+    let n = &mut l.narrator;
+    n.views_header();
+    n.views("links", var("the host's"), inside.join(" "));
+    n.claim(inside == ["lo"], "the container has a network namespace with only lo");
+    n.note(
+        "Without root, no veth pair can join it to the host: rootless tools such as slirp4netns or",
+    );
+    n.note(
+        "pasta forward traffic through a user-space network stack instead. Run without --rootless",
+    );
+    n.note("(as root) to see the veth pair, the bridge and the rate limit.");
+    Ok(())
+}
+
+/// A container that keeps running (a server) until dropped.
+struct Server {
+    // Held so the server keeps running; dropping it stops the container and removes its veth.
+    _running: container::Running,
+}
+
+impl Server {
+    fn start(config: &Config, argv: &[&str]) -> anyhow::Result<Server> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let mut running = container::spawn(config, &argv, Stdio::Capture)?;
+        running.release()?;
+        // Wait until the server answers, or give up after a second.
+        if let Some(port) = argv.iter().position(|a| a == "-p").and_then(|i| argv.get(i + 1)) {
+            let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
+            let addr = SocketAddrV4::new(ip, port.parse().unwrap_or(80));
+            wait_for_port(addr);
+        } else if argv.last().is_some_and(|s| s.contains("httpd")) {
+            let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
+            wait_for_port(SocketAddrV4::new(ip, 80));
+        }
+        Ok(Server { _running: running })
+    }
+}
+
+fn servers_config(base: &Config, net: &NetworkConfig, bridge: &Bridge, n: u32) -> Config {
+    let mut cfg = base.clone();
+    let mut netc = NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..net.clone() };
+    netc.address = net.subnet.host(n).expect("the subnet holds a third container");
+    cfg.network = Some(netc);
+    cfg
+}
+
+fn wait_for_port(addr: SocketAddrV4) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr.into(), Duration::from_millis(100)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `ip -o -4 addr` and `ip route` output, without the run-to-run interface index.
+fn addresses_and_routes(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.iter().position(|w| *w == "inet") {
+                Some(i) => {
+                    format!("{} inet {}", f.get(1).unwrap_or(&""), f.get(i + 1).unwrap_or(&""))
+                }
+                None => f.join(" "),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn link_names(ip_o_link: &str) -> Vec<String> {
+    ip_o_link
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n).to_string()))
+        .collect()
+}
+
+/// A plain HTTP/1.0 GET, returning the body.
+fn http_get(addr: SocketAddrV4) -> anyhow::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: workshop\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(text))
+}
+
+/// Accepts one connection within a few seconds; a stop signal ends the wait (and the demo) cleanly.
+fn accept_within(listener: &TcpListener) -> anyhow::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        workshop::signals::check_interrupted()?;
+        match listener.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false)?;
+                return Ok(conn);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                anyhow::bail!("the container never connected to {}", listener.local_addr()?)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn accept_line(listener: &TcpListener) -> anyhow::Result<String> {
+    let mut conn = accept_within(listener)?;
+    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Pings from the host with the root filesystem's own busybox (static: it runs on the host too).
+fn host_ping(ip: Ipv4Addr) -> anyhow::Result<bool> {
+    let busybox = image::ensure(None)?.join("bin/busybox");
+    let status = std::process::Command::new(busybox)
+        .args(["ping", "-c", "1", "-W", "2", &ip.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    Ok(status.success())
+}
+
+/// The port if it is free on 127.0.0.1, else one the kernel picks.
+fn free_or_any(port: u16) -> u16 {
+    match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+        Ok(_) => port,
+        Err(_) => TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(port),
+    }
+}
+
+/// Sends `size` bytes from a container to the host and measures the rate on the host's side.
+fn upload_rate(config: &Config, gw: Ipv4Addr, size: usize) -> anyhow::Result<(f64, Duration)> {
+    let script = format!("head -c {size} /dev/zero | nc {gw} {HOST_PORT}");
+    let mut sender = container::spawn(config, &["sh".into(), "-c".into(), script], Stdio::Capture)?;
+    let listener = TcpListener::bind(SocketAddrV4::new(gw, HOST_PORT))?;
+    sender.release()?;
+    let mut conn = accept_within(&listener)?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf = [0u8; 16 << 10];
+    let mut got = 0usize;
+    let start = Instant::now();
+    // Count to the expected size rather than wait for EOF: busybox nc keeps the connection open
+    // after its input ends.
+    while got < size {
+        workshop::signals::check_interrupted()?;
+        match conn.read(&mut buf)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let elapsed = start.elapsed();
+    drop(conn);
+    sender.read_output();
+    anyhow::ensure!(got == size, "the container sent {got} of {size} bytes");
+    Ok((got as f64 / elapsed.as_secs_f64().max(1e-6), elapsed))
+}
+
+fn main() -> ExitCode {
+    let args: Args = workshop::cli::parse();
+    let rootless = args.common.rootless;
+    let (rootfs, netargs) = (args.rootfs.clone(), args.network.clone());
+    let config = move || {
+        let root = image::ensure(rootfs.rootfs.as_deref())?;
+        let mut config = Config::for_stage(Stage::Network)
+            .with_rootfs(root)
+            .with_hostname(rootfs.hostname.unwrap_or_else(uts::container_id));
+        if !rootless {
+            config = config.with_network(netargs.network_config()?);
+        }
+        Ok(config)
+    };
+    lesson::main(Stage::Network, args.common, config, demo)
+}
