@@ -40,7 +40,7 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
     if args.common.command.is_empty() {
         eprintln!(
             "(no command given, so running `{}`; check your work with: cargo run -- check {:02})",
-            try_it_command(stage).join(" "),
+            try_it_command(stage).iter().map(|a| crate::privileges::shell_quote(a)).collect::<Vec<_>>().join(" "),
             stage.number()
         );
         args.common.command = try_it_command(stage);

@@ -23,7 +23,7 @@ pub fn start_times(runs: usize) -> anyhow::Result<Vec<Duration>> {
     Ok(times)
 }
 
-/// The memory a container's process uses: the resident set of a shell inside, in KiB.
+/// The memory a container's process uses: the resident set of `sleep` inside, in KiB.
 pub fn container_rss_kib() -> anyhow::Result<u64> {
     let config = Config::for_stage(Stage::Rootfs)
         .with_rootfs(crate::image::ensure(None)?)

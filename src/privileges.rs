@@ -25,7 +25,7 @@ pub fn shell_quote(arg: &str) -> String {
 /// One clear line for a stage started without root.
 pub fn needs_root_message(stage_bin: &str) -> String {
     format!(
-        "{stage_bin} needs root to create namespaces and mount filesystems; run it as `{}` \
+        "this stage needs root to create namespaces and mount filesystems; run it as `{}` \
          (or `cargo run --bin {stage_bin}`, which uses sudo for you), or try --rootless",
         sudo_command()
     )

@@ -12,7 +12,7 @@ use nix::unistd::{chdir, pivot_root};
 use std::path::Path;
 
 // ANCHOR: bind_self
-/// pivot_root(2) needs the new root to be a mount point (otherwise EINVAL). Bind-mounting a directory
+/// pivot_root(2) needs the new root to be a mount point (otherwise EBUSY or EINVAL). Bind-mounting a directory
 /// onto itself makes it one. The same as `mount --bind DIR DIR`.
 pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
     mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
@@ -25,7 +25,7 @@ pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
 /// `pivot_root(".", ".")` stacks the old root on top of the new one at `/`; unmounting `.` with
 /// MNT_DETACH then removes the old root from the namespace without needing a `put_old` directory.
 /// `new_root` must already be a mount point ([`bind_onto_itself`]) and `/` must not be shared
-/// ([`crate::mounts::make_private`]), or the kernel answers EINVAL.
+/// ([`crate::mounts::make_private`]), or the kernel answers EBUSY or EINVAL.
 pub fn pivot_into(new_root: &Path) -> nix::Result<()> {
     chdir(new_root)?;
     pivot_root(".", ".")?;
