@@ -24,6 +24,8 @@ struct Args {
     #[command(flatten)]
     rootfs: workshop::cli::RootfsArgs,
     #[command(flatten)]
+    network: workshop::cli::NetworkArgs,
+    #[command(flatten)]
     user: workshop::cli::UserArgs,
 }
 
@@ -206,7 +208,7 @@ fn load_module() -> Result<String, nix::errno::Errno> {
 fn main() -> ExitCode {
     let args: Args = workshop::cli::parse();
     let rootless = args.common.rootless;
-    let (rootfs, user) = (args.rootfs.clone(), args.user.clone());
+    let (rootfs, user, netargs) = (args.rootfs.clone(), args.user.clone(), args.network.clone());
     let config = move || {
         let root = image::ensure(rootfs.rootfs.as_deref())?;
         let user = if rootless {
@@ -214,10 +216,15 @@ fn main() -> ExitCode {
         } else {
             UserNamespace::for_root(user.userns_remap.as_deref())?
         };
-        Ok(Config::for_stage(Stage::User)
+        let mut config = Config::for_stage(Stage::User)
             .with_rootfs(root)
             .with_hostname(rootfs.hostname.unwrap_or_else(uts::container_id))
-            .with_user(user))
+            .with_user(user);
+        // Stage 04's network, unless rootless: an ordinary user may not add links to the host.
+        if !rootless {
+            config = config.with_network(netargs.network_config()?);
+        }
+        Ok(config)
     };
     lesson::main(Stage::User, args.common, config, demo)
 }

@@ -94,7 +94,7 @@ fn check(stage: Option<&str>, track: Track) -> bool {
         Some(s) => match Stage::parse(s).filter(|s| s.built()) {
             Some(st) => vec![st],
             None => {
-                eprintln!("error: there is no exercise for stage {s:?}; give one of 1, 2, 3 or 5, like `cargo run -- check 01`");
+                eprintln!("error: there is no exercise for stage {s:?}; give a number from 1 to 5, like `cargo run -- check 01`");
                 return false;
             }
         },

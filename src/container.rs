@@ -539,9 +539,8 @@ fn setup_inside_with(
     if config.has(CloneFlags::CLONE_NEWNET) {
         // 04: the veth end the host moved in becomes eth0; without one, loopback only.
         match (&config.network, tag) {
-            (Some(net), Some(tag)) => {
-                crate::network::inside(net, tag).context("set up the container's network")?
-            }
+            (Some(net), Some(tag)) => (m.network_inside)(net, &crate::network::veth_names(tag).1)
+                .context("set up the container's network")?,
             _ => crate::network::loopback_only().context("bring up the loopback")?,
         }
     }

@@ -29,6 +29,7 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
     let cmd: &[&str] = match stage {
         Stage::Pid => &["sh", "-c", "echo \"inside, my PID is $$\""],
         Stage::MountProc => &["ps", "-e"],
+        Stage::Network => &["ip", "addr"],
         _ => &["sh", "-c", "echo \"hostname: $(hostname)\"; ls /"],
     };
     cmd.iter().map(|s| s.to_string()).collect()
@@ -40,7 +41,11 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
     if args.common.command.is_empty() {
         eprintln!(
             "(no command given, so running `{}`; check your work with: cargo run -- check {:02})",
-            try_it_command(stage).iter().map(|a| crate::privileges::shell_quote(a)).collect::<Vec<_>>().join(" "),
+            try_it_command(stage)
+                .iter()
+                .map(|a| crate::privileges::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" "),
             stage.number()
         );
         args.common.command = try_it_command(stage);
@@ -54,6 +59,12 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
             config = config
                 .with_rootfs(crate::image::ensure(rootfs.rootfs.as_deref())?)
                 .with_hostname(rootfs.hostname.unwrap_or_else(crate::uts::container_id));
+        }
+        if stage >= Stage::Network && !rootless {
+            let subnet: crate::network::Subnet =
+                crate::network::subnet::DEFAULT_SUBNET.parse().map_err(anyhow::Error::msg)?;
+            crate::network::check_subnet_free(&subnet)?;
+            config = config.with_network(crate::network::NetworkConfig::single(subnet));
         }
         if stage >= Stage::User {
             config = config.with_user(if rootless {

@@ -155,8 +155,20 @@ impl Live {
 }
 
 impl Drop for Live {
+    /// Stops the stage as a person would, with SIGTERM, so that it removes what it made; SIGKILL
+    /// only if it has not ended within a few seconds (that would leave its veth to the kernel's
+    /// asynchronous clean-up of the dead network namespace).
     fn drop(&mut self) {
         if let Ok(None) = self.stage.try_wait() {
+            // SAFETY: kill takes plain integers.
+            unsafe { libc::kill(self.stage.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.stage.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = self.stage.kill();
             let _ = self.stage.wait();
         }
@@ -454,4 +466,59 @@ pub fn rootfs_owned_by_root_inside(bin: &Path) -> Result<(), String> {
     expect(out.stdout.trim() == "0:0", || {
         format!("/bin/sh inside is owned by {:?}, not 0:0: the root filesystem is not seen through the id mapping", out.stdout.trim())
     })
+}
+
+/// The container's address and the host's, with the default subnet.
+pub const CONTAINER_IP: &str = "10.200.0.2";
+pub const HOST_IP: &str = "10.200.0.1";
+
+pub fn own_network(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    expect(out.status == 0 && out.stdout.contains(&format!("{CONTAINER_IP}/24")), || {
+        format!(
+            "`-- ip -4 addr show eth0` printed {:?} (status {}, {}): eth0 should exist inside with {CONTAINER_IP}/24; rename the veth end to eth0 and give it the address",
+            out.stdout.trim(), out.status, out.stderr.trim()
+        )
+    })?;
+    let live = Live::start(bin, &[])?;
+    expect(live.ns("net")? != host_ns("net"), || {
+        "the container shares the host's network namespace".into()
+    })
+}
+
+/// The host's links whose names start with `wsh-`: the host ends of the workshop's veth pairs.
+pub fn workshop_links() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| n.starts_with("wsh-") || n.starts_with("wsbr-"));
+    v.sort();
+    v
+}
+
+pub fn packets_cross_the_veth(bin: &Path) -> Result<(), String> {
+    let out = run(bin, &["--", "ping", "-c", "1", "-W", "2", HOST_IP]);
+    expect(out.status == 0, || {
+        format!("`-- ping -c 1 {HOST_IP}` failed (status {}): the container cannot reach the host; is eth0 up, with a default route via {HOST_IP}? {}", out.status, out.stdout.trim())
+    })?;
+    let before = workshop_links();
+    let live = Live::start(bin, &[])?;
+    let new: Vec<String> = workshop_links().into_iter().filter(|l| !before.contains(l)).collect();
+    let host_end =
+        new.first().ok_or("no new wsh-… link appeared on the host for the running container")?;
+    let busybox = crate::image::ensure(None).map_err(|e| e.to_string())?.join("bin/busybox");
+    let ping = Command::new(busybox)
+        .args(["ping", "-c", "1", "-W", "2", CONTAINER_IP])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let rx = crate::network::rx_packets(host_end);
+    drop(live);
+    expect(ping.status.success(), || {
+        format!(
+            "the host's ping to {CONTAINER_IP} got no reply: the container's eth0 does not answer"
+        )
+    })?;
+    expect(rx > 0, || format!("the host's {host_end} counted no packets from the container"))
 }

@@ -17,6 +17,8 @@ pub struct Mechanisms {
     pub mount_proc: fn(&Path) -> nix::Result<()>,
     /// 03_rootfs: switch the root of the mount namespace.
     pub pivot_into: fn(&Path) -> nix::Result<()>,
+    /// 04_network: inside, turn the veth end the host moved in into a working eth0.
+    pub network_inside: fn(&crate::network::NetworkConfig, &str) -> anyhow::Result<()>,
     /// 05_user: from the host, map the child's ids (uid_map, gid_map, setgroups).
     pub write_id_maps: fn(Pid, &crate::userns::UserNamespace) -> std::io::Result<()>,
 }
@@ -29,6 +31,7 @@ impl Mechanisms {
             make_private: crate::mounts::make_private,
             mount_proc: crate::mounts::mount_proc,
             pivot_into: crate::rootfs::pivot_into,
+            network_inside: crate::network::inside,
             write_id_maps: crate::userns::write_id_maps,
         }
     }

@@ -6,11 +6,12 @@ mod common;
 use std::path::Path;
 use workshop::doctor::{unprivileged_userns, UserNs};
 
-fn stages() -> [(&'static str, &'static Path); 4] {
+fn stages() -> [(&'static str, &'static Path); 5] {
     [
         ("01_pid", Path::new(env!("CARGO_BIN_EXE_01_pid"))),
         ("02_mount_proc", Path::new(env!("CARGO_BIN_EXE_02_mount_proc"))),
         ("03_rootfs", Path::new(env!("CARGO_BIN_EXE_03_rootfs"))),
+        ("04_network", Path::new(env!("CARGO_BIN_EXE_04_network"))),
         ("05_user", Path::new(env!("CARGO_BIN_EXE_05_user"))),
     ]
 }

@@ -28,6 +28,7 @@ fn solution(stage: Stage) -> &'static Path {
         Stage::Pid => env!("CARGO_BIN_EXE_sol01_pid"),
         Stage::MountProc => env!("CARGO_BIN_EXE_sol02_mount_proc"),
         Stage::Rootfs => env!("CARGO_BIN_EXE_sol03_rootfs"),
+        Stage::Network => env!("CARGO_BIN_EXE_sol04_network"),
         _ => env!("CARGO_BIN_EXE_sol05_user"),
     })
 }
@@ -37,11 +38,13 @@ fn exercise_bin(stage: Stage) -> &'static Path {
         Stage::Pid => env!("CARGO_BIN_EXE_ex01_pid"),
         Stage::MountProc => env!("CARGO_BIN_EXE_ex02_mount_proc"),
         Stage::Rootfs => env!("CARGO_BIN_EXE_ex03_rootfs"),
+        Stage::Network => env!("CARGO_BIN_EXE_ex04_network"),
         _ => env!("CARGO_BIN_EXE_ex05_user"),
     })
 }
 
-const EXERCISED: [Stage; 4] = [Stage::Pid, Stage::MountProc, Stage::Rootfs, Stage::User];
+const EXERCISED: [Stage; 5] =
+    [Stage::Pid, Stage::MountProc, Stage::Rootfs, Stage::Network, Stage::User];
 
 #[test]
 fn every_solution_passes_the_checker() {

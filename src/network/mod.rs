@@ -175,13 +175,12 @@ pub fn host_side(
 // ANCHOR_END: host_side
 
 // ANCHOR: inside
-/// The container's part, in its own network namespace: loopback up, its veth end renamed eth0,
-/// an address, a default route through the host, and the rate limit if any.
-pub fn inside(net: &NetworkConfig, tag: &str) -> anyhow::Result<()> {
+/// The container's part, in its own network namespace: loopback up, its veth end (`wsc-TAG`)
+/// renamed eth0, an address, a default route through the host, and the rate limit if any.
+pub fn inside(net: &NetworkConfig, container_end: &str) -> anyhow::Result<()> {
     let mut nl = netlink()?;
-    let (_, container_end) = veth_names(tag);
     nl.set_up("lo")?; // ip link set lo up
-    nl.rename(&container_end, "eth0")?; // ip link set wsc-TAG name eth0
+    nl.rename(container_end, "eth0")?; // ip link set wsc-TAG name eth0
     nl.add_address("eth0", net.address, net.subnet.prefix_len)?; // ip addr add 10.200.0.2/24 dev eth0
     nl.set_up("eth0")?; // ip link set eth0 up
     nl.add_default_route(net.gateway)?; // ip route add default via 10.200.0.1

@@ -1,0 +1,42 @@
+//! Exercise 04 · network namespace
+//!
+//! The container is in a new network namespace, and the host has already made a veth pair and
+//! moved one end, named `container_end` (wsc-…), in here. Right now the container has a down
+//! loopback and a down link with the wrong name and no address. Make it a network: loopback up,
+//! the link renamed eth0, given `net.address`, brought up, and a default route via `net.gateway`.
+//!
+//! Try it:   cargo run --bin ex04_network -- ip addr
+//! Check it: cargo run -- check 04
+
+// An exercise is unfinished on purpose: until it is done, its arguments and imports go unused.
+#![allow(unused_variables, unused_imports, unreachable_code)]
+
+use std::process::ExitCode;
+use workshop::mechanisms::Mechanisms;
+use workshop::netlink::Netlink;
+use workshop::network::NetworkConfig;
+use workshop::Stage;
+
+// TODO: Configure the container's side of the veth pair through netlink.
+// ANCHOR: todo
+fn configure_inside(net: &NetworkConfig, container_end: &str) -> anyhow::Result<()> {
+    // A netlink socket talks to the network namespace it was opened in: this process's, which
+    // is the container's. The same calls on the host would change the host's network.
+    let mut nl = Netlink::open()?;
+    // A new namespace's loopback is down: even 127.0.0.1 does not work until it is up.
+    nl.set_up("lo")?;
+    // Programs expect eth0; the host picked a unique name so that pairs never collide there.
+    nl.rename(container_end, "eth0")?;
+    // The address also gives the kernel a route to the whole subnet through eth0.
+    nl.add_address("eth0", net.address, net.subnet.prefix_len)?;
+    nl.set_up("eth0")?;
+    // Everything outside the subnet goes to the host's end of the cable.
+    nl.add_default_route(net.gateway)?;
+    Ok(())
+}
+// ANCHOR_END: todo
+
+fn main() -> ExitCode {
+    let mechanisms = Mechanisms { network_inside: configure_inside, ..Mechanisms::library() };
+    workshop::exercise::main(Stage::Network, mechanisms)
+}
