@@ -69,7 +69,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let pids: Vec<u32> = ran.output.split_whitespace().filter_map(|p| p.parse().ok()).collect();
     let n = &mut l.narrator;
     n.views_header();
-    n.views("processes ps lists", var(host_process_count()), var(pids.len()));
+    n.views("processes ps lists", var(namespaces::visible_processes()), var(pids.len()));
     n.claim(
         pids.contains(&stage_pid),
         "ps inside lists this stage's own process, which is outside the container",
@@ -79,16 +79,6 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: demo
-
-fn host_process_count() -> usize {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 fn main() -> ExitCode {
     let args: Args = workshop::cli::parse();

@@ -57,7 +57,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         &format!("PID COMMAND\n{}", inside.join("\n")),
     );
     n.views_header();
-    n.views("processes ps lists", var(host_process_count()), inside.len());
+    n.views("processes ps lists", var(namespaces::visible_processes()), inside.len());
     n.claim(inside.len() == 1 && inside[0] == "1 ps", "ps inside lists only itself, as PID 1");
 
     n.step("The host's mount table is untouched");
@@ -96,16 +96,6 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: demo
-
-fn host_process_count() -> usize {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 fn main() -> ExitCode {
     let args: Args = workshop::cli::parse();

@@ -88,11 +88,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         if inside.is_err() || Path::new(SECRET).exists() {
             return "could not enter the chroot".into();
         }
-        match rootfs::chroot_escape(Path::new(SECRET)) {
-            Ok(true) => "escaped".into(),
-            Ok(false) => "stayed inside".into(),
-            Err(e) => format!("{e}"),
-        }
+        escape_attempt()
     })?;
     let n = &mut l.narrator;
     n.result(&format!("the host {} {SECRET}", if created { "now has" } else { "already had" }));
@@ -132,11 +128,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         if container::setup_inside(&config).is_err() {
             return "setup failed".into();
         }
-        match rootfs::chroot_escape(Path::new(SECRET)) {
-            Ok(true) => "escaped".into(),
-            Ok(false) => "stayed inside".into(),
-            Err(e) => format!("{e}"),
-        }
+        escape_attempt()
     })?;
     let n = &mut l.narrator;
     n.claim(
@@ -205,6 +197,15 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: demo
+
+/// Tries the chroot escape and says how it went: "escaped", "stayed inside" or the errno.
+fn escape_attempt() -> String {
+    match rootfs::chroot_escape(Path::new(SECRET)) {
+        Ok(true) => "escaped".into(),
+        Ok(false) => "stayed inside".into(),
+        Err(e) => format!("{e}"),
+    }
+}
 
 /// Creates the host's secret file unless it exists; a guard removes it again if we made it.
 fn make_secret(l: &mut Lesson) -> anyhow::Result<bool> {

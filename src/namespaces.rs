@@ -28,6 +28,17 @@ pub fn link(pid: Option<Pid>, kind: &str) -> std::io::Result<String> {
     Ok(std::fs::read_link(ns_path(pid, kind))?.to_string_lossy().into_owned())
 }
 
+/// How many processes this process can see in /proc: all of the PID namespace /proc was mounted for.
+pub fn visible_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// The names of flags, for narration: `CLONE_NEWPID | CLONE_NEWNS`.
 pub fn flag_names(flags: CloneFlags) -> String {
     let names: Vec<&str> = [

@@ -10,30 +10,21 @@ fn bin() -> &'static Path {
 
 #[test]
 fn demo_output_is_as_recorded() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let output = common::leaves_host_as_found(|| common::demo_output(bin()));
     insta::assert_snapshot!("demo", output);
 }
 
 #[test]
 fn the_command_is_pid_1_in_a_new_pid_namespace() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::pid_is_one(bin()).unwrap();
     facts::own_pid_namespace(bin()).unwrap();
 }
 
 #[test]
 fn ps_inside_still_sees_the_host_processes() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     // The cliffhanger for stage 02: without a mount namespace, /proc is the host's.
     let out = facts::run(bin(), &["--", "ps", "-e", "-o", "pid="]);
     let me = std::process::id().to_string();
@@ -45,19 +36,13 @@ fn ps_inside_still_sees_the_host_processes() {
 
 #[test]
 fn exit_status_signals_bad_input_and_leftovers() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::common_stage_checks(bin());
 }
 
 #[test]
 fn demo_finishes_quickly() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     // Not a benchmark: a guard against a demo that sleeps or hangs in front of a class.
     let start = std::time::Instant::now();
     assert_eq!(facts::run(bin(), &[]).status, 0);

@@ -10,20 +10,14 @@ fn bin() -> &'static Path {
 
 #[test]
 fn demo_output_is_as_recorded() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let output = common::leaves_host_as_found(|| common::demo_output(bin()));
     insta::assert_snapshot!("demo", output);
 }
 
 #[test]
 fn proc_inside_lists_only_the_container() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::proc_is_the_containers(bin()).unwrap();
     // ps, as the course notes run it: only ps itself, as PID 1.
     let out = facts::run(bin(), &["--", "ps", "-e", "-o", "pid=,comm="]);
@@ -34,10 +28,7 @@ fn proc_inside_lists_only_the_container() {
 
 #[test]
 fn the_host_mount_table_is_unchanged() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::host_mounts_unchanged(bin()).unwrap();
     // Also while a container is running: its /proc is in its own namespace only.
     let before = workshop::mounts::host_mounts().unwrap();
@@ -54,9 +45,6 @@ fn the_host_mount_table_is_unchanged() {
 
 #[test]
 fn exit_status_signals_bad_input_and_leftovers() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::common_stage_checks(bin());
 }

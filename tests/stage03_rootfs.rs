@@ -10,20 +10,14 @@ fn bin() -> &'static Path {
 
 #[test]
 fn demo_output_is_as_recorded() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let output = common::leaves_host_as_found(|| common::demo_output(bin()));
     insta::assert_snapshot!("demo", output);
 }
 
 #[test]
 fn the_container_root_is_the_root_filesystem() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::root_is_the_rootfs(bin()).unwrap();
     // The tools the course uses are there.
     let out = facts::run(bin(), &["--", "sh", "-c", "for t in sh ps ls cat echo id hostname mount ip ping top wget nc httpd; do command -v $t >/dev/null || echo missing $t; done"]);
@@ -32,29 +26,20 @@ fn the_container_root_is_the_root_filesystem() {
 
 #[test]
 fn the_course_notes_secret_file_is_invisible() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::host_tmp_invisible(bin()).unwrap();
 }
 
 #[test]
 fn hostname_and_ipc_are_the_containers_own() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::own_hostname(bin()).unwrap();
     facts::own_ipc(bin()).unwrap();
 }
 
 #[test]
 fn dev_and_sys_are_set_up() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let out = facts::run(bin(), &["--", "sh", "-c", "echo hi > /dev/null && head -c 4 /dev/zero | wc -c && ls /dev/pts/ptmx && ! touch /sys/x 2>/dev/null && echo ok"]);
     assert_eq!(
         out.stdout.split_whitespace().collect::<Vec<_>>(),
@@ -66,10 +51,7 @@ fn dev_and_sys_are_set_up() {
 
 #[test]
 fn bad_rootfs_gives_one_clear_line_and_leaves_nothing() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::leaves_host_as_found(|| {
         let out = facts::run(bin(), &["--rootfs", "/no/such/dir", "--", "true"]);
         common::assert_one_clear_line(&out, 1, &["--rootfs", "/no/such/dir"]);
@@ -82,10 +64,7 @@ fn bad_rootfs_gives_one_clear_line_and_leaves_nothing() {
 
 #[test]
 fn a_custom_rootfs_is_used() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let dir = std::env::temp_dir().join(format!("workshop-custom-rootfs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // On a fresh clone this test may be the first to need the root filesystem.
@@ -102,9 +81,6 @@ fn a_custom_rootfs_is_used() {
 
 #[test]
 fn exit_status_signals_bad_input_and_leftovers() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::common_stage_checks(bin());
 }

@@ -23,20 +23,14 @@ fn leaves_network_as_found<T>(f: impl FnOnce() -> T) -> T {
 
 #[test]
 fn demo_output_is_as_recorded() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let output = leaves_network_as_found(|| common::demo_output(bin()));
     insta::assert_snapshot!("demo", output);
 }
 
 #[test]
 fn the_container_has_its_own_network_and_packets_cross() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| {
         facts::own_network(bin()).unwrap();
         facts::packets_cross_the_veth(bin()).unwrap();
@@ -62,10 +56,7 @@ fn http_get(port: u16) -> String {
 
 #[test]
 fn two_containers_on_port_80_answer_through_their_published_ports() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| {
         let serve = |subnet: &str, port: &str, name: &str| {
             let script = format!("mount -t tmpfs none /tmp && echo {name} > /tmp/index.html && exec httpd -f -p 80 -h /tmp");
@@ -89,10 +80,7 @@ fn two_containers_on_port_80_answer_through_their_published_ports() {
 
 #[test]
 fn the_rate_limit_holds() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| {
         const SIZE: usize = 60_000;
         let script = format!("sleep 0.2; head -c {SIZE} /dev/zero | nc {} 9999", facts::HOST_IP);
@@ -144,10 +132,7 @@ fn the_rate_limit_holds() {
 
 #[test]
 fn sigint_leaves_the_network_as_found() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| {
         let live = facts::Live::start(bin(), &["-p", "18082:80"]).unwrap();
         assert!(
@@ -160,10 +145,7 @@ fn sigint_leaves_the_network_as_found() {
 
 #[test]
 fn bad_network_input_gives_one_clear_line_and_leaves_nothing() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| {
         let out = facts::run(bin(), &["--subnet", "10.200.0.5/24", "--", "true"]);
         common::assert_one_clear_line(&out, 2, &["host bits", "10.200.0.0/24"]);
@@ -187,9 +169,6 @@ fn bad_network_input_gives_one_clear_line_and_leaves_nothing() {
 
 #[test]
 fn exit_status_signals_bad_input_and_leftovers() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     leaves_network_as_found(|| common::common_stage_checks(bin()));
 }

@@ -10,20 +10,14 @@ fn bin() -> &'static Path {
 
 #[test]
 fn demo_output_is_as_recorded() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     let output = common::leaves_host_as_found(|| common::demo_output(bin()));
     insta::assert_snapshot!("demo", output);
 }
 
 #[test]
 fn root_inside_is_an_ordinary_uid_outside() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::root_inside_not_outside(bin()).unwrap();
     // The mapping the host wrote, read back from outside.
     let live = facts::Live::start(bin(), &[]).unwrap();
@@ -35,19 +29,13 @@ fn root_inside_is_an_ordinary_uid_outside() {
 
 #[test]
 fn the_root_filesystem_looks_root_owned_inside() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     facts::rootfs_owned_by_root_inside(bin()).unwrap();
 }
 
 #[test]
 fn root_inside_cannot_reach_the_host() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     // With the stage's own namespaces set up, this root still cannot change the host's hostname.
     let host = workshop::uts::host_hostname();
     let out = facts::run(bin(), &["--", "sh", "-c", "cat /proc/1/status | grep CapEff"]);
@@ -61,10 +49,7 @@ fn root_inside_cannot_reach_the_host() {
 
 #[test]
 fn an_unknown_remap_user_is_one_clear_line() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::leaves_host_as_found(|| {
         let out = facts::run(bin(), &["--userns-remap", "no-such-user", "--", "true"]);
         common::assert_one_clear_line(&out, 1, &["no-such-user", "/etc/subuid"]);
@@ -73,10 +58,7 @@ fn an_unknown_remap_user_is_one_clear_line() {
 
 #[test]
 fn the_earlier_stages_still_hold() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     for check in facts::checks_for(workshop::Stage::User) {
         (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name));
     }
@@ -84,9 +66,6 @@ fn the_earlier_stages_still_hold() {
 
 #[test]
 fn exit_status_signals_bad_input_and_leftovers() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     common::common_stage_checks(bin());
 }

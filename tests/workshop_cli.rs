@@ -48,10 +48,7 @@ const EXERCISED: [Stage; 5] =
 
 #[test]
 fn every_solution_passes_the_checker() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     for stage in EXERCISED {
         match exercise::check_binary(stage, solution(stage)) {
             Verdict::Done { checks } => assert_eq!(checks, facts::checks_for(stage).len()),
@@ -62,10 +59,7 @@ fn every_solution_passes_the_checker() {
 
 #[test]
 fn every_exercise_still_fails_with_its_todo() {
-    if !common::require_root() {
-        return;
-    }
-    let _s = common::serial();
+    let Some(_s) = common::root_and_serial() else { return };
     for stage in EXERCISED {
         match exercise::check_binary(stage, exercise_bin(stage)) {
             Verdict::Todo { message } => {

@@ -26,6 +26,11 @@ pub fn require_root() -> bool {
     false
 }
 
+/// The start of every test that runs stages: root (or a skip, or a CI failure), then the lock.
+pub fn root_and_serial() -> Option<MutexGuard<'static, ()>> {
+    require_root().then(serial)
+}
+
 /// The narrated demo's output, with run-to-run values redacted, ready for a snapshot.
 pub fn demo_output(bin: &Path) -> String {
     let out = facts::run(bin, &[]);
