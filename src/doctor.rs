@@ -189,11 +189,9 @@ pub fn has_veth() -> bool {
     }
     let probe =
         crate::container::in_throwaway_child(nix::sched::CloneFlags::CLONE_NEWNET, None, || {
-            let status = std::process::Command::new("ip")
-                .args(["link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1"])
-                .stderr(std::process::Stdio::null())
-                .status();
-            if status.is_ok_and(|s| s.success()) {
+            let made =
+                crate::netlink::Netlink::open().and_then(|mut nl| nl.add_veth("probe0", "probe1"));
+            if made.is_ok() {
                 "yes".into()
             } else {
                 "no".into()

@@ -44,6 +44,14 @@ pub fn main(
 ) -> ExitCode {
     crate::signals::install();
     crate::narrate::init_color();
+    // A stop signal while waiting for Enter (--step) unwinds with an `Interrupted` payload so that
+    // every guard runs; that is not a bug, so the panic hook stays quiet about it.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<Interrupted>().is_none() {
+            default_hook(info);
+        }
+    }));
     let outcome =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(stage, common, config, demo)));
     let code = match outcome {
