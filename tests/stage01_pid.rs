@@ -1,19 +1,9 @@
 //! Stage 01: a new PID namespace, checked from outside.
 mod common;
 
-use std::path::Path;
 use workshop::facts;
 
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_01_pid"))
-}
-
-#[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
+stage_binary_and_demo_snapshot!("01_pid");
 
 #[test]
 fn the_command_is_pid_1_in_a_new_pid_namespace() {

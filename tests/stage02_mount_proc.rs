@@ -1,19 +1,9 @@
 //! Stage 02: a mount namespace made private and a fresh /proc, checked from outside.
 mod common;
 
-use std::path::Path;
 use workshop::facts;
 
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_02_mount_proc"))
-}
-
-#[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
+stage_binary_and_demo_snapshot!("02_mount_proc");
 
 #[test]
 fn proc_inside_lists_only_the_container() {

@@ -1,19 +1,9 @@
 //! Stage 03: pivot_root into a root filesystem, own hostname and IPC, checked from outside.
 mod common;
 
-use std::path::Path;
 use workshop::facts;
 
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_03_rootfs"))
-}
-
-#[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
+stage_binary_and_demo_snapshot!("03_rootfs");
 
 #[test]
 fn the_container_root_is_the_root_filesystem() {

@@ -5,6 +5,25 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use workshop::facts::{self, HostState, Outcome};
 
+/// Declares a stage test file's `bin()` (the stage binary, from Cargo) and its snapshot test: the
+/// narrated demo runs for real, leaves the host as found, and its redacted output must match
+/// `tests/snapshots/<file>__demo.snap`.
+#[macro_export]
+macro_rules! stage_binary_and_demo_snapshot {
+    ($bin:literal) => {
+        fn bin() -> &'static std::path::Path {
+            std::path::Path::new(env!(concat!("CARGO_BIN_EXE_", $bin)))
+        }
+
+        #[test]
+        fn demo_output_is_as_recorded() {
+            let Some(_s) = common::root_and_serial() else { return };
+            let output = common::leaves_host_as_found(|| common::demo_output(bin()));
+            insta::assert_snapshot!("demo", output);
+        }
+    };
+}
+
 /// Tests that look at the host (its /tmp, mount table, hostname) run one at a time, so that one test's
 /// temporary files are never mistaken for another's leftovers.
 pub fn serial() -> MutexGuard<'static, ()> {
