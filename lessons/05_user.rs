@@ -45,11 +45,11 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.syscall("clone(CLONE_NEWUSER | …); the parent writes /proc/PID/uid_map and gid_map");
     n.shell(&format!(
         "unshare --user --map-users={0}:{1}:{2} --map-groups={3}:{4}:{5} sh",
-        user.uid_map.outside,
         user.uid_map.inside,
+        user.uid_map.outside,
         user.uid_map.count,
-        user.gid_map.outside,
         user.gid_map.inside,
+        user.gid_map.outside,
         user.gid_map.count
     ));
     n.result(&format!("uid_map: {}   gid_map: {}", var(user.uid_map), var(user.gid_map)));

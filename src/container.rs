@@ -534,6 +534,10 @@ fn setup_inside_with(
     if let Some(user) = &config.user {
         // 05: first, so that every later step runs as the namespace's root.
         crate::userns::become_root_inside(user).context("become root in the user namespace")?;
+        // Changing the uid clears PR_SET_PDEATHSIG (prctl(2)): set it again, so that the container
+        // still dies with the stage.
+        // SAFETY: prctl with PR_SET_PDEATHSIG takes plain integers.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     }
     let in_userns = config.user.is_some();
     if config.has(CloneFlags::CLONE_NEWNET) {

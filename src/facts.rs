@@ -297,6 +297,16 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
         },
         Check { stage: Stage::Rootfs, name: "the host's IPC objects are invisible", run: own_ipc },
         Check {
+            stage: Stage::Network,
+            name: "the container has its own network and address",
+            run: own_network,
+        },
+        Check {
+            stage: Stage::Network,
+            name: "packets cross the veth both ways",
+            run: packets_cross_the_veth,
+        },
+        Check {
             stage: Stage::User,
             name: "root inside is an ordinary uid outside",
             run: root_inside_not_outside,
