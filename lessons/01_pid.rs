@@ -2,9 +2,7 @@
 //!
 //! Run it: `cargo run --bin 01_pid`, or `cargo run --bin 01_pid -- sh -c 'echo $$'`.
 
-use clap::Parser;
 use std::process::ExitCode;
-use workshop::container::Config;
 use workshop::lesson::{self, Lesson};
 use workshop::narrate::var;
 use workshop::{namespaces, Stage};
@@ -13,12 +11,7 @@ use workshop::{namespaces, Stage};
 ///
 /// Without a command, a narrated demo: the same process seen from the host (its real PID) and from
 /// inside (PID 1), and why `ps` inside still shows the host's processes.
-#[derive(Parser)]
-#[command(after_help = workshop::cli::examples("01_pid"))]
-struct Args {
-    #[command(flatten)]
-    common: workshop::cli::CommonArgs,
-}
+const ABOUT: &str = "Stage 01: start a process in a new PID namespace, where it is PID 1.\n\nWithout a command, a narrated demo: the same process seen from the host (its real PID) and from inside (PID 1), and why `ps` inside still shows the host's processes.";
 
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
@@ -81,6 +74,5 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 // ANCHOR_END: demo
 
 fn main() -> ExitCode {
-    let args: Args = workshop::cli::parse();
-    lesson::main(Stage::Pid, args.common, || Ok(Config::for_stage(Stage::Pid)), demo)
+    lesson::main(Stage::Pid, ABOUT, demo)
 }

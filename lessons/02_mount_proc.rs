@@ -2,9 +2,7 @@
 //!
 //! Run it: `cargo run --bin 02_mount_proc`, or `cargo run --bin 02_mount_proc -- ps aux`.
 
-use clap::Parser;
 use std::process::ExitCode;
-use workshop::container::Config;
 use workshop::lesson::{self, Lesson};
 use workshop::narrate::var;
 use workshop::{mounts, namespaces, Stage};
@@ -13,12 +11,7 @@ use workshop::{mounts, namespaces, Stage};
 ///
 /// Without a command, a narrated demo: `ps` inside lists only the container's processes, and the
 /// host's mount table is exactly as it was.
-#[derive(Parser)]
-#[command(after_help = workshop::cli::examples("02_mount_proc"))]
-struct Args {
-    #[command(flatten)]
-    common: workshop::cli::CommonArgs,
-}
+const ABOUT: &str = "Stage 02: a mount namespace of the container's own, made private, with a new /proc.\n\nWithout a command, a narrated demo: `ps` inside lists only the container's processes, and the host's mount table is exactly as it was.";
 
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
@@ -98,6 +91,5 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 // ANCHOR_END: demo
 
 fn main() -> ExitCode {
-    let args: Args = workshop::cli::parse();
-    lesson::main(Stage::MountProc, args.common, || Ok(Config::for_stage(Stage::MountProc)), demo)
+    lesson::main(Stage::MountProc, ABOUT, demo)
 }

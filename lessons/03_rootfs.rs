@@ -2,7 +2,6 @@
 //!
 //! Run it: `cargo run --bin 03_rootfs`, or `cargo run --bin 03_rootfs -- --hostname box -- sh`.
 
-use clap::Parser;
 use nix::sched::CloneFlags;
 use std::path::Path;
 use std::process::ExitCode;
@@ -15,14 +14,7 @@ use workshop::{image, ipc, mounts, namespaces, rootfs, uts, Stage};
 ///
 /// Without a command, a narrated demo: the classic pivot_root failure and its fix, why chroot is not
 /// enough, then a container where the host's /tmp/secret.txt, hostname and shared memory are gone.
-#[derive(Parser)]
-#[command(after_help = workshop::cli::examples("03_rootfs"))]
-struct Args {
-    #[command(flatten)]
-    common: workshop::cli::CommonArgs,
-    #[command(flatten)]
-    rootfs: workshop::cli::RootfsArgs,
-}
+const ABOUT: &str = "Stage 03: pivot_root into a root filesystem, with a UTS (hostname) and IPC namespace of its own.\n\nWithout a command, a narrated demo: the classic pivot_root failure and its fix, why chroot is not enough, then a container where the host's /tmp/secret.txt, hostname and shared memory are gone.";
 
 /// The course notes' experiment: a file only the host has.
 const SECRET: &str = "/tmp/secret.txt";
@@ -207,14 +199,9 @@ fn escape_attempt() -> String {
     }
 }
 
-/// Creates the host's secret file unless it exists; a guard removes it again if we made it.
+/// Creates the host's secret file unless it exists; recorded, and removed again if we made it.
 fn make_secret(l: &mut Lesson) -> anyhow::Result<bool> {
-    if Path::new(SECRET).exists() {
-        return Ok(false);
-    }
-    std::fs::write(SECRET, "secret\n")?;
-    l.cleanup.push(SECRET, || Ok(std::fs::remove_file(SECRET)?));
-    Ok(true)
+    l.cleanup.create_file(Path::new(SECRET), b"secret\n", 0o644)
 }
 
 /// The container's `/` seen from the host through /proc/PID/root, a link into its mount namespace.
@@ -247,14 +234,5 @@ fn rootfs_source(root: &Path) -> String {
 }
 
 fn main() -> ExitCode {
-    let args: Args = workshop::cli::parse();
-    let hostname = args.rootfs.hostname.clone();
-    let rootfs_arg = args.rootfs.rootfs.clone();
-    let config = move || {
-        let root = image::ensure(rootfs_arg.as_deref())?;
-        Ok(Config::for_stage(Stage::Rootfs)
-            .with_rootfs(root)
-            .with_hostname(hostname.unwrap_or_else(uts::container_id)))
-    };
-    lesson::main(Stage::Rootfs, args.common, config, demo)
+    lesson::main(Stage::Rootfs, ABOUT, demo)
 }

@@ -11,31 +11,30 @@ use workshop::lesson::{self, Lesson};
 use workshop::narrate::{ms, var};
 use workshop::network::forward::Publish;
 use workshop::network::{self, Attach, Bridge, HostNetwork, NetworkConfig};
-use workshop::{image, uts, Stage};
+use workshop::{image, Stage};
 
 /// Stage 04: a network namespace with a veth pair to the host, an address, a route.
 ///
 /// Without a command, a narrated demo: the container's eth0 beside the host's links, ping and TCP
 /// both ways across the veth, two containers on a bridge each serving port 80 and published on the
 /// host's loopback, and a rate limit measured before and after.
-#[derive(clap::Parser)]
-#[command(after_help = workshop::cli::examples("04_network"))]
-struct Args {
-    #[command(flatten)]
-    common: workshop::cli::CommonArgs,
-    #[command(flatten)]
-    rootfs: workshop::cli::RootfsArgs,
-    #[command(flatten)]
-    network: workshop::cli::NetworkArgs,
-}
+const ABOUT: &str = "Stage 04: a network namespace with a veth pair to the host, an address, a route.\n\nWithout a command, a narrated demo: the container's eth0 beside the host's links, ping and TCP both ways across the veth, two containers on a bridge each serving port 80 and published on the host's loopback, and a rate limit measured before and after.";
 
 /// The demo's two web servers publish here, as in the course notes.
 const DEMO_PORTS: [u16; 2] = [8080, 8081];
+/// The bridge's block: the bridge, its two web servers and a client.
+const BRIDGE_BLOCK: u8 = 29;
 /// Where the host listens for the container, on the gateway address that only our veth has.
 const HOST_PORT: u16 = 9000;
 
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
+    let pool = l.args.network.as_ref().expect("stage 04 has the network flags").pool();
+    // One /30 for the first container, a /29 for the bridge and its two: at least a /28.
+    anyhow::ensure!(
+        pool.prefix_len <= 28,
+        "the demo needs a /28 or wider (a /30 for one container and a /29 for the bridge), and --subnet {pool} is smaller; give one like 10.200.0.0/24"
+    );
     let Some(net) = l.config.network.as_mut() else { return rootless_demo(l) };
     // --network-rate applies to the demo's measured transfer only (default: the course notes' 1mbit).
     let rate = net.rate.take().unwrap_or_else(|| "1mbit".parse().expect("a valid rate"));
@@ -87,12 +86,10 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("Packets cross the veth: ping and TCP, both ways");
     n.shell(&format!("ping -c 1 {gw}; echo hello from the container | nc {gw} {HOST_PORT}; httpd -p 80   (inside)"));
     n.shell(&format!("ping -c 1 {ip}; wget -qO- http://{ip}/   (on the host)"));
-    n.note(
-        "One container does it all: a second one with its own veth in the same subnet would give",
-    );
-    n.note(
-        "the host two routes to 10.200.0.0/24 (stage 04 uses a bridge for two containers, below).",
-    );
+    n.note(&format!(
+        "Each container gets a /30 of the workshop subnet {pool} of its own, so many can run at once,"
+    ));
+    n.note("each on its own cable; containers that talk to each other share a bridge (below).");
     let script = format!(
         "ping -c 1 -W 2 {gw} >/dev/null && echo reply || echo no-reply; \
          echo hello from the container | nc {gw} {HOST_PORT}; exec httpd -f -p 80 -h /var/www"
@@ -137,17 +134,22 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("Two containers on a bridge, each on port 80, published on the host (-p)");
     let n = &mut l.narrator;
     let bridge_name = format!("wsbr-{}", network::new_tag());
+    // The bridge and its containers share a /29 of the workshop subnet, leased like any block.
+    let (bridge_lease, block) = network::ipam::lease(&pool, BRIDGE_BLOCK)?;
+    let bgw = block.host(1).expect("a /29 has a first host");
+    let bnet = NetworkConfig { subnet: block, gateway: bgw, ..net.clone() };
     n.syscall("netlink RTM_NEWLINK kind bridge; RTM_NEWLINK IFLA_MASTER for each host end");
-    n.shell(&format!("ip link add wsbr-TAG type bridge && ip addr add {gw}/{prefix} dev wsbr-TAG && ip link set wsbr-TAG up"));
+    n.shell(&format!("ip link add wsbr-TAG type bridge && ip addr add {bgw}/{BRIDGE_BLOCK} dev wsbr-TAG && ip link set wsbr-TAG up"));
     n.shell("ip link set wsh-A master wsbr-TAG;  ip link set wsh-B master wsbr-TAG");
-    let bridge = Bridge::create(&bridge_name, gw, &net.subnet)?;
+    let bridge = Bridge::create(&bridge_name, bgw, &block)?;
     let mut servers = Vec::new();
     let mut published = Vec::new();
     for (i, name) in ["A", "B"].iter().enumerate() {
         let mut cfg = l.config.clone().with_hostname(format!("container-{}", name.to_lowercase()));
         let port = free_or_any(DEMO_PORTS[i]);
-        let mut netc = NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..net.clone() };
-        netc.address = net.subnet.host(2 + i as u32).expect("the subnet holds two containers");
+        let mut netc =
+            NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..bnet.clone() };
+        netc.address = block.host(2 + i as u32).expect("a /29 holds two containers");
         netc.publish = vec![Publish { host_port: port, container_port: 80 }];
         cfg.network = Some(netc.clone());
         let script = format!("mount -t tmpfs none /tmp && echo hello from container {name} > /tmp/index.html && exec httpd -f -p 80 -h /tmp");
@@ -162,7 +164,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     }
     let (a_ip, b_ip) = (servers[0].1, servers[1].1);
     let a_to_b = l.run_with(
-        &servers_config(&l.config, &net, &bridge, 4),
+        &servers_config(&l.config, &bnet, &bridge, 4),
         &["sh", "-c", &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {b_ip} 80")],
     )?;
     let page_a = http_get(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[0]))?;
@@ -181,6 +183,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
     drop(servers);
     drop(bridge);
+    drop(bridge_lease);
 
     n.step("--network-rate: a token bucket on the container's link, measured");
     n.syscall("netlink RTM_NEWQDISC kind tbf (inside, on eth0)");
@@ -278,7 +281,7 @@ impl Server {
 fn servers_config(base: &Config, net: &NetworkConfig, bridge: &Bridge, n: u32) -> Config {
     let mut cfg = base.clone();
     let mut netc = NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..net.clone() };
-    netc.address = net.subnet.host(n).expect("the subnet holds a third container");
+    netc.address = net.subnet.host(n).expect("the bridge's block holds a third container");
     cfg.network = Some(netc);
     cfg
 }
@@ -406,18 +409,5 @@ fn upload_rate(config: &Config, gw: Ipv4Addr, size: usize) -> anyhow::Result<(f6
 }
 
 fn main() -> ExitCode {
-    let args: Args = workshop::cli::parse();
-    let rootless = args.common.rootless;
-    let (rootfs, netargs) = (args.rootfs.clone(), args.network.clone());
-    let config = move || {
-        let root = image::ensure(rootfs.rootfs.as_deref())?;
-        let mut config = Config::for_stage(Stage::Network)
-            .with_rootfs(root)
-            .with_hostname(rootfs.hostname.unwrap_or_else(uts::container_id));
-        if !rootless {
-            config = config.with_network(netargs.network_config()?);
-        }
-        Ok(config)
-    };
-    lesson::main(Stage::Network, args.common, config, demo)
+    lesson::main(Stage::Network, ABOUT, demo)
 }

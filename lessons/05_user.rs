@@ -8,26 +8,15 @@ use std::process::ExitCode;
 use workshop::container::{self, Config};
 use workshop::lesson::{self, Lesson};
 use workshop::narrate::var;
-use workshop::userns::{self, RangeSource, UserNamespace};
-use workshop::{image, uts, Stage};
+use workshop::userns::{self, RangeSource};
+use workshop::{uts, Stage};
 
 /// Stage 05: a user namespace, so that the container's root is an unprivileged user on the host.
 ///
 /// Without a command, a narrated demo: `id` inside says root while the host sees an ordinary uid;
 /// the root filesystem's files still look root-owned; and what this root can do inside its own
 /// namespaces and cannot do to the host, each tried for real.
-#[derive(clap::Parser)]
-#[command(after_help = workshop::cli::examples("05_user"))]
-struct Args {
-    #[command(flatten)]
-    common: workshop::cli::CommonArgs,
-    #[command(flatten)]
-    rootfs: workshop::cli::RootfsArgs,
-    #[command(flatten)]
-    network: workshop::cli::NetworkArgs,
-    #[command(flatten)]
-    user: workshop::cli::UserArgs,
-}
+const ABOUT: &str = "Stage 05: a user namespace, so that the container's root is an unprivileged user on the host.\n\nWithout a command, a narrated demo: `id` inside says root while the host sees an ordinary uid; the root filesystem's files still look root-owned; and what this root can do inside its own namespaces and cannot do to the host, each tried for real.";
 
 /// A file on the host that only the host's root may read.
 const ROOT_ONLY: &str = "/tmp/workshop-root-only.txt";
@@ -178,7 +167,6 @@ fn owner(path: &Path) -> anyhow::Result<u32> {
 /// A host file only the host's root may read. As root the stage makes one (a guard removes it);
 /// with --rootless, a file the stage makes would be the caller's own, so it uses /etc/shadow.
 fn root_only_file(l: &mut Lesson) -> anyhow::Result<String> {
-    use std::os::unix::fs::PermissionsExt;
     if !workshop::privileges::is_root() {
         anyhow::ensure!(
             Path::new("/etc/shadow").exists(),
@@ -186,9 +174,12 @@ fn root_only_file(l: &mut Lesson) -> anyhow::Result<String> {
         );
         return Ok("/etc/shadow".into());
     }
-    std::fs::write(ROOT_ONLY, "only the host's root may read this\n")?;
-    std::fs::set_permissions(ROOT_ONLY, std::fs::Permissions::from_mode(0o600))?;
-    l.cleanup.push(ROOT_ONLY, || Ok(std::fs::remove_file(ROOT_ONLY)?));
+    let made = l.cleanup.create_file(
+        Path::new(ROOT_ONLY),
+        b"only the host's root may read this\n",
+        0o600,
+    )?;
+    anyhow::ensure!(made, "{ROOT_ONLY} exists already; remove it and run the demo again");
     Ok(ROOT_ONLY.into())
 }
 
@@ -206,25 +197,5 @@ fn load_module() -> Result<String, nix::errno::Errno> {
 }
 
 fn main() -> ExitCode {
-    let args: Args = workshop::cli::parse();
-    let rootless = args.common.rootless;
-    let (rootfs, user, netargs) = (args.rootfs.clone(), args.user.clone(), args.network.clone());
-    let config = move || {
-        let root = image::ensure(rootfs.rootfs.as_deref())?;
-        let user = if rootless {
-            UserNamespace::rootless()
-        } else {
-            UserNamespace::for_root(user.userns_remap.as_deref())?
-        };
-        let mut config = Config::for_stage(Stage::User)
-            .with_rootfs(root)
-            .with_hostname(rootfs.hostname.unwrap_or_else(uts::container_id))
-            .with_user(user);
-        // Stage 04's network, unless rootless: an ordinary user may not add links to the host.
-        if !rootless {
-            config = config.with_network(netargs.network_config()?);
-        }
-        Ok(config)
-    };
-    lesson::main(Stage::User, args.common, config, demo)
+    lesson::main(Stage::User, ABOUT, demo)
 }

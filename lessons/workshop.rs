@@ -2,7 +2,7 @@
 //!
 //! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
 //! checks exercises (`check`), shows progress, measures a container against the course notes' claims
-//! (`measure`) and builds the root filesystem (`rootfs`).
+//! (`measure`), builds the root filesystem (`rootfs`) and removes what killed runs left (`cleanup`).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +44,9 @@ enum Cmd {
     },
     /// Build the root filesystem the stages use, and print where it is.
     Rootfs,
+    /// Remove what stages that were killed (kill -9, a crash, a closed terminal) left on the host,
+    /// as their records in the state directory list it. Every stage also does this when it starts.
+    Cleanup,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
                 false
             }
         },
+        Cmd::Cleanup => cleanup(),
         Cmd::Rootfs => match workshop::image::ensure(None) {
             Ok(root) => {
                 println!("{}", root.display());
@@ -83,6 +87,24 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn cleanup() -> bool {
+    let dir = workshop::runtime::state_dir::state_dir();
+    let reaped = workshop::runtime::record::reap();
+    if reaped.is_empty() {
+        println!("Nothing to clean up: no record of a dead run in {}.", dir.display());
+        return true;
+    }
+    let mut ok = true;
+    for (leftover, failures) in reaped {
+        println!("Removed what {}.", leftover.describe().trim_start_matches("an "));
+        for f in failures {
+            eprintln!("error: {f}; it stays in the record, and the next cleanup tries again");
+            ok = false;
+        }
+    }
+    ok
 }
 
 fn check(stage: Option<&str>, track: Track) -> bool {

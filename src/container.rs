@@ -11,8 +11,8 @@
 //!   wait() ◀────────── SIGCHLD ──────────────── exit status
 //! ```
 
-use crate::guard::Cleanup;
 use crate::mechanisms::Mechanisms;
+use crate::runtime::Cleanup;
 use crate::signals::{self, Interrupted, Wake};
 use crate::stage::Stage;
 use crate::sync::{ChildSide, ParentSide, SyncPipes};
@@ -206,6 +206,7 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
     let tag = crate::network::new_tag();
     let inside = Inside { config, tree: idmapped.as_ref(), tag: &tag };
     let child = Box::new(|| {
+        crate::runtime::record::close_in_child();
         for fd in close_in_child.iter().copied().chain(out_rx_raw) {
             let _ = nix::unistd::close(fd);
         }
@@ -225,9 +226,11 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         host: Cleanup::new(),
         host_end,
     };
+    crate::runtime::record::checkpoint("cloned");
     // The host's part, while the child waits: it needs the child's PID, and must be done before
     // the child goes on. If it fails, dropping `running` kills the child and undoes what was made.
     host_side(config, pid, &tag, &mut running.host)?;
+    crate::runtime::record::checkpoint("host-side-done");
     Ok(running.take())
 }
 
@@ -588,6 +591,9 @@ fn setup_inside_with(
 /// code a shell would use (127: not found, 126: found but cannot run) and one clear line.
 fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
     let name = argv[0].to_string_lossy().into_owned();
+    if name.is_empty() {
+        return (127, "the command name is empty; give a program to run after --".into());
+    }
     let where_ = if config.rootfs.is_some() {
         "inside the container's root filesystem"
     } else {
@@ -605,6 +611,9 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
     let Some(path) = path else {
         return (127, format!("{name}: command not found {where_} (looked in its PATH)"));
     };
+    if path.is_dir() {
+        return (126, format!("cannot run {name} {where_}: it is a directory, not a program"));
+    }
     let Ok(path_c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
         return (127, format!("{name}: bad path"));
     };
@@ -637,6 +646,7 @@ pub fn in_throwaway_child(
     let child = Box::new(|| {
         // SAFETY: PR_SET_PDEATHSIG takes integers.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        crate::runtime::record::close_in_child();
         for fd in close_in_child.iter().copied().chain([rx_raw]) {
             let _ = nix::unistd::close(fd);
         }

@@ -212,6 +212,8 @@ pub struct Report {
     pub veth: bool,
     pub busybox: Option<std::path::PathBuf>,
     pub root_propagation: String,
+    /// What killed runs left on the host, one line each (see `cargo run -- cleanup`).
+    pub leftovers: Vec<String>,
 }
 
 impl Report {
@@ -229,6 +231,7 @@ impl Report {
             veth: has_veth(),
             busybox: crate::image::find_static_busybox(),
             root_propagation: crate::mounts::root_propagation(),
+            leftovers: crate::runtime::record::leftovers().iter().map(|l| l.describe()).collect(),
         }
     }
 
@@ -291,6 +294,15 @@ impl Report {
             ),
         }
         println!("  {} / has {} mount propagation", ok(true), self.root_propagation);
+        if self.leftovers.is_empty() {
+            println!("  {} nothing left behind by an earlier run", ok(true));
+        }
+        for l in &self.leftovers {
+            println!(
+                "  {} {l}; `cargo run -- cleanup` removes it (so does the next stage you run)",
+                "!".yellow().bold()
+            );
+        }
         println!();
         println!("{}", "Stages".bold());
         for stage in Stage::ALL {

@@ -5,24 +5,15 @@
 //! by the student's function (see [`crate::mechanisms`]). `cargo run -- check NN` builds it, runs every
 //! fact check of [`crate::facts`] against it, and says in full sentences what passed and what did not.
 
-use crate::container::Config;
 use crate::facts;
 use crate::mechanisms::Mechanisms;
 use crate::stage::Stage;
-use clap::Parser;
 use colored::Colorize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// The arguments of every exercise binary: the same as the stage's.
-#[derive(Parser)]
-#[command(about = "Your version of a workshop stage. Check it with: cargo run -- check NN")]
-struct ExerciseArgs {
-    #[command(flatten)]
-    common: crate::cli::CommonArgs,
-    #[command(flatten)]
-    rootfs: crate::cli::RootfsArgs,
-}
+/// The help's opening paragraph of every exercise binary; its flags are the stage's own.
+const ABOUT: &str = "Your version of a workshop stage. Check it with: cargo run -- check NN";
 
 /// What an exercise runs when given no command: the stage's signature experiment.
 pub fn try_it_command(stage: Stage) -> Vec<String> {
@@ -35,9 +26,10 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
     cmd.iter().map(|s| s.to_string()).collect()
 }
 
-/// The `main` of an exercise binary.
+/// The `main` of an exercise binary: the stage's own flags and container, through the one stage
+/// description, with the student's mechanism swapped in.
 pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
-    let mut args: ExerciseArgs = crate::cli::parse();
+    let mut args = crate::cli::StageArgs::parse(stage, ABOUT);
     if args.common.command.is_empty() {
         eprintln!(
             "(no command given, so running `{}`; check your work with: cargo run -- check {:02})",
@@ -50,32 +42,7 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
         );
         args.common.command = try_it_command(stage);
     }
-    let rootfs = args.rootfs.clone();
-    let rootless = args.common.rootless;
-    let config = move || {
-        let mut config = Config::for_stage(stage);
-        config.mechanisms = mechanisms;
-        if stage >= Stage::Rootfs {
-            config = config
-                .with_rootfs(crate::image::ensure(rootfs.rootfs.as_deref())?)
-                .with_hostname(rootfs.hostname.unwrap_or_else(crate::uts::container_id));
-        }
-        if stage >= Stage::Network && !rootless {
-            let subnet: crate::network::Subnet =
-                crate::network::subnet::DEFAULT_SUBNET.parse().map_err(anyhow::Error::msg)?;
-            crate::network::check_subnet_free(&subnet)?;
-            config = config.with_network(crate::network::NetworkConfig::single(subnet));
-        }
-        if stage >= Stage::User {
-            config = config.with_user(if rootless {
-                crate::userns::UserNamespace::rootless()
-            } else {
-                crate::userns::UserNamespace::for_root(None)?
-            });
-        }
-        Ok(config)
-    };
-    crate::lesson::main(stage, args.common, config, |_| Ok(()))
+    crate::lesson::main_with(args, |config| config.mechanisms = mechanisms, |_| Ok(()))
 }
 
 /// The student's exercises or the reference solutions.

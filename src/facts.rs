@@ -196,6 +196,11 @@ pub struct HostState {
     pub tmp_entries: Vec<String>,
     pub workshop_entries: Vec<String>,
     pub hostname: String,
+    /// The workshop's links on the host (wsh-…, wsbr-…).
+    pub links: Vec<String>,
+    /// The records of runs in the state directory, and the address leases.
+    pub records: Vec<String>,
+    pub leases: String,
 }
 
 impl HostState {
@@ -211,11 +216,15 @@ impl HostState {
             v.sort();
             v
         };
+        let state = crate::runtime::state_dir::state_dir();
         HostState {
             mountinfo: crate::mounts::host_mounts().unwrap_or_default(),
             tmp_entries: list(Path::new("/tmp")),
             workshop_entries: list(&crate::image::workshop_dir()),
             hostname: crate::uts::host_hostname(),
+            links: workshop_links(),
+            records: list(&state.join("runs")),
+            leases: std::fs::read_to_string(state.join("network/leases.json")).unwrap_or_default(),
         }
     }
 
@@ -244,6 +253,22 @@ impl HostState {
         }
         if self.hostname != before.hostname {
             d.push(format!("the hostname changed from {} to {}", before.hostname, self.hostname));
+        }
+        let new_links: Vec<&String> =
+            self.links.iter().filter(|l| !before.links.contains(l)).collect();
+        if !new_links.is_empty() {
+            d.push(format!("new workshop links on the host: {new_links:?}"));
+        }
+        let new_records: Vec<&String> =
+            self.records.iter().filter(|r| !before.records.contains(r)).collect();
+        if !new_records.is_empty() {
+            d.push(format!("records of runs left in the state directory: {new_records:?}"));
+        }
+        if self.leases != before.leases {
+            d.push(format!(
+                "the address leases changed from {:?} to {:?}",
+                before.leases, self.leases
+            ));
         }
         (!d.is_empty()).then(|| d.join("; "))
     }
@@ -478,22 +503,43 @@ pub fn rootfs_owned_by_root_inside(bin: &Path) -> Result<(), String> {
     })
 }
 
-/// The container's address and the host's, with the default subnet.
-pub const CONTAINER_IP: &str = "10.200.0.2";
-pub const HOST_IP: &str = "10.200.0.1";
+/// The workshop subnet's default, which every container's block comes from.
+fn default_pool() -> crate::network::Subnet {
+    crate::network::subnet::DEFAULT_SUBNET.parse().expect("the default subnet parses")
+}
 
 pub fn own_network(bin: &Path) -> Result<(), String> {
     let out = run(bin, &["--", "ip", "-o", "-4", "addr", "show", "eth0"]);
-    expect(out.status == 0 && out.stdout.contains(&format!("{CONTAINER_IP}/24")), || {
+    // `2: eth0    inet 10.200.0.2/30 brd …`: an address of the workshop subnet, in a /30 of its own.
+    let addr = out.stdout.split_whitespace().skip_while(|w| *w != "inet").nth(1).unwrap_or("");
+    let (ip, prefix) = addr.split_once('/').unwrap_or(("", ""));
+    let in_pool = ip.parse().is_ok_and(|ip| default_pool().contains(ip));
+    expect(out.status == 0 && in_pool && prefix == "30", || {
         format!(
-            "`-- ip -4 addr show eth0` printed {:?} (status {}, {}): eth0 should exist inside with {CONTAINER_IP}/24; rename the veth end to eth0 and give it the address",
-            out.stdout.trim(), out.status, out.stderr.trim()
+            "`-- ip -4 addr show eth0` printed {:?} (status {}, {}): eth0 should exist inside with the container's address, a /30 of {}; rename the veth end to eth0 and give it the address",
+            out.stdout.trim(), out.status, out.stderr.trim(), default_pool()
         )
     })?;
     let live = Live::start(bin, &[])?;
     expect(live.ns("net")? != host_ns("net"), || {
         "the container shares the host's network namespace".into()
     })
+}
+
+/// The host's end of a running container's cable and the container's address: the host's end holds
+/// its block's first address, and the container has the second.
+pub fn cable_of(host_end: &str) -> Result<(std::net::Ipv4Addr, std::net::Ipv4Addr), String> {
+    let mut nl = crate::netlink::Netlink::open().map_err(|e| e.to_string())?;
+    let links = nl.links().map_err(|e| e.to_string())?;
+    let index = links.iter().find(|l| l.name == host_end).map(|l| l.index);
+    let addr = nl
+        .addresses()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|a| Some(a.index) == index)
+        .ok_or_else(|| format!("the host's {host_end} has no address"))?;
+    let gateway = addr.address;
+    Ok((gateway, std::net::Ipv4Addr::from(u32::from(gateway) + 1)))
 }
 
 /// The host's links whose names start with `wsh-`: the host ends of the workshop's veth pairs.
@@ -509,25 +555,28 @@ pub fn workshop_links() -> Vec<String> {
 }
 
 pub fn packets_cross_the_veth(bin: &Path) -> Result<(), String> {
-    let out = run(bin, &["--", "ping", "-c", "1", "-W", "2", HOST_IP]);
+    // The host's address is the container's default route; ping it from inside.
+    let script = "set -- $(ip route | grep ^default); gw=$3; ping -c 1 -W 2 \"$gw\"";
+    let out = run(bin, &["--", "sh", "-c", script]);
     expect(out.status == 0, || {
-        format!("`-- ping -c 1 {HOST_IP}` failed (status {}): the container cannot reach the host; is eth0 up, with a default route via {HOST_IP}? {}", out.status, out.stdout.trim())
+        format!("`-- ping` of the default gateway failed (status {}): the container cannot reach the host; is eth0 up, with a default route via the host's end? {}", out.status, out.stdout.trim())
     })?;
     let before = workshop_links();
     let live = Live::start(bin, &[])?;
     let new: Vec<String> = workshop_links().into_iter().filter(|l| !before.contains(l)).collect();
     let host_end =
         new.first().ok_or("no new wsh-… link appeared on the host for the running container")?;
+    let (_, container_ip) = cable_of(host_end)?;
     let busybox = crate::image::ensure(None).map_err(|e| e.to_string())?.join("bin/busybox");
     let ping = Command::new(busybox)
-        .args(["ping", "-c", "1", "-W", "2", CONTAINER_IP])
+        .args(["ping", "-c", "1", "-W", "2", &container_ip.to_string()])
         .output()
         .map_err(|e| e.to_string())?;
     let rx = crate::network::rx_packets(host_end);
     drop(live);
     expect(ping.status.success(), || {
         format!(
-            "the host's ping to {CONTAINER_IP} got no reply: the container's eth0 does not answer"
+            "the host's ping to {container_ip} got no reply: the container's eth0 does not answer"
         )
     })?;
     expect(rx > 0, || format!("the host's {host_end} counted no packets from the container"))

@@ -80,11 +80,13 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The host's busybox, if it is a statically linked one.
+/// The host's busybox, if it is a statically linked one (`WORKSHOP_BUSYBOX` names one elsewhere).
 pub fn find_static_busybox() -> Option<PathBuf> {
-    ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox", "/sbin/busybox"]
+    let named = std::env::var_os("WORKSHOP_BUSYBOX").map(PathBuf::from);
+    let usual = ["/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox", "/sbin/busybox"];
+    named
         .into_iter()
-        .map(PathBuf::from)
+        .chain(usual.into_iter().map(PathBuf::from))
         .find(|p| is_static_elf(p).unwrap_or(false))
 }
 

@@ -4,9 +4,10 @@
 //! CMD inside the container with the terminal's stdio and passes its exit status through. Any error
 //! ends as one clear line on stderr and a non-zero exit; every guard has run by then.
 
+use crate::cli::StageArgs;
 use crate::container::{self, Config, ContainerError, OnSignal, Stdio};
-use crate::guard::Cleanup;
 use crate::narrate::{Narrator, Style};
+use crate::runtime::Cleanup;
 use crate::signals::Interrupted;
 use crate::stage::Stage;
 use colored::Colorize;
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 /// What a lesson's narrated script gets to work with.
 pub struct Lesson {
     pub stage: Stage,
+    /// The stage's flags as given.
+    pub args: StageArgs,
     pub narrator: Narrator,
     /// The container as this stage builds it.
     pub config: Config,
@@ -35,13 +38,24 @@ impl Lesson {
     }
 }
 
-/// The entry point of a stage binary.
+/// The entry point of a stage binary: its flags are the stage's (see [`StageArgs`]), `about` opens
+/// its help.
 pub fn main(
     stage: Stage,
-    common: crate::cli::CommonArgs,
-    config: impl FnOnce() -> anyhow::Result<Config>,
+    about: &'static str,
     demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
 ) -> ExitCode {
+    main_with(StageArgs::parse(stage, about), |_| {}, demo)
+}
+
+/// [`main`] with the arguments already parsed, and a last change to the container's configuration
+/// (an exercise swaps in the student's mechanism there).
+pub fn main_with(
+    args: StageArgs,
+    adjust: impl FnOnce(&mut Config),
+    demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
+) -> ExitCode {
+    let stage = args.stage;
     crate::signals::install();
     crate::narrate::init_color();
     // A stop signal while waiting for Enter (--step) unwinds with an `Interrupted` payload so that
@@ -53,7 +67,7 @@ pub fn main(
         }
     }));
     let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(stage, common, config, demo)));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args, adjust, demo)));
     let code = match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => report(stage, &e),
@@ -66,25 +80,24 @@ pub fn main(
 }
 
 fn run(
-    stage: Stage,
-    common: crate::cli::CommonArgs,
-    config: impl FnOnce() -> anyhow::Result<Config>,
+    args: StageArgs,
+    adjust: impl FnOnce(&mut Config),
     demo: impl FnOnce(&mut Lesson) -> anyhow::Result<()>,
 ) -> anyhow::Result<i32> {
-    crate::doctor::preflight(stage, common.rootless)?;
-    let mut config = config()?;
-    if common.rootless && config.user.is_none() {
-        config = config.with_user(crate::userns::UserNamespace::rootless());
+    let stage = args.stage;
+    crate::doctor::preflight(stage, args.common.rootless)?;
+    // What a killed run left (its record says what), removed before this run makes anything.
+    crate::runtime::record::reap_and_report();
+    let (mut config, held) = crate::runtime::configure::configure(&args)?;
+    adjust(&mut config);
+    if !args.common.command.is_empty() {
+        let code = run_command(&config, &args.common.command);
+        drop(held);
+        return code;
     }
-    if !common.command.is_empty() {
-        return run_command(&config, &common.command);
-    }
-    let mut lesson = Lesson {
-        stage,
-        narrator: Narrator::new(Style { quiet: common.quiet, step_by_step: common.step }),
-        config,
-        cleanup: Cleanup::new(),
-    };
+    let common = &args.common;
+    let narrator = Narrator::new(Style { quiet: common.quiet, step_by_step: common.step });
+    let mut lesson = Lesson { stage, args: args.clone(), narrator, config, cleanup: held };
     demo(&mut lesson)?;
     lesson.narrator.finish(stage.bin());
     Ok(if lesson.narrator.failed_claims().is_empty() { 0 } else { 1 })
@@ -104,7 +117,8 @@ pub fn report(stage: Stage, e: &anyhow::Error) -> i32 {
     } else if let Some(c) = e.downcast_ref::<ContainerError>() {
         (c.exit_code, format!("{}: {c}", stage.bin()))
     } else {
-        (1, format!("{}: {}", stage.bin(), one_line(e)))
+        // Anything else went wrong in the stage itself: Docker's 125.
+        (crate::cli::SETUP_FAILED, format!("{}: {}", stage.bin(), one_line(e)))
     };
     eprintln!("{} {text}", "error:".red().bold());
     code

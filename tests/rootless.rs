@@ -104,5 +104,5 @@ fn without_rootless_an_ordinary_user_is_told_what_works() {
     }
     let _s = common::serial();
     let out = run_rootless(stages()[0].1, &["--", "true"]);
-    common::assert_one_clear_line(&out, 1, &["needs root", "--rootless"]);
+    common::assert_one_clear_line(&out, 125, &["needs root", "--rootless"]);
 }

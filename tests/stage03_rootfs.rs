@@ -44,11 +44,11 @@ fn bad_rootfs_gives_one_clear_line_and_leaves_nothing() {
     let Some(_s) = common::root_and_serial() else { return };
     common::leaves_host_as_found(|| {
         let out = facts::run(bin(), &["--rootfs", "/no/such/dir", "--", "true"]);
-        common::assert_one_clear_line(&out, 1, &["--rootfs", "/no/such/dir"]);
+        common::assert_one_clear_line(&out, 125, &["--rootfs", "/no/such/dir"]);
         let out = facts::run(bin(), &["--rootfs", "/etc/hostname", "--", "true"]);
-        common::assert_one_clear_line(&out, 1, &["not a directory"]);
+        common::assert_one_clear_line(&out, 125, &["not a directory"]);
         let out = facts::run(bin(), &["--hostname", "not valid!", "--", "true"]);
-        common::assert_one_clear_line(&out, 2, &["--hostname"]);
+        common::assert_one_clear_line(&out, 125, &["--hostname"]);
     });
 }
 

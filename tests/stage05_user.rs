@@ -42,7 +42,7 @@ fn an_unknown_remap_user_is_one_clear_line() {
     let Some(_s) = common::root_and_serial() else { return };
     common::leaves_host_as_found(|| {
         let out = facts::run(bin(), &["--userns-remap", "no-such-user", "--", "true"]);
-        common::assert_one_clear_line(&out, 1, &["no-such-user", "/etc/subuid"]);
+        common::assert_one_clear_line(&out, 125, &["no-such-user", "/etc/subuid"]);
     });
 }
 

@@ -6,8 +6,6 @@
 //! own: the stage process must stay single-threaded, because it clones containers.
 
 use anyhow::Context;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::str::FromStr;
@@ -41,7 +39,8 @@ impl std::fmt::Display for Publish {
     }
 }
 
-/// A running forwarder process; stopped when dropped.
+/// A running forwarder process. It is stopped by undoing its [`Forwarder::resource`], which the
+/// caller records at once; PR_SET_PDEATHSIG stops it if the stage dies before that.
 pub struct Forwarder {
     pid: Pid,
     pub listen: SocketAddrV4,
@@ -67,6 +66,7 @@ pub fn start(host_port: u16, target: SocketAddrV4) -> anyhow::Result<Forwarder> 
         ForkResult::Child => {
             // SAFETY: PR_SET_PDEATHSIG takes integers.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            crate::runtime::record::close_in_child();
             serve(listener, target);
             // SAFETY: _exit is always safe; guards copied from the parent must not run here.
             unsafe { libc::_exit(0) }
@@ -100,10 +100,13 @@ fn serve(listener: TcpListener, target: SocketAddrV4) {
     }
 }
 
-impl Drop for Forwarder {
-    fn drop(&mut self) {
-        let _ = kill(self.pid, Signal::SIGKILL);
-        while let Err(nix::errno::Errno::EINTR) = waitpid(self.pid, None) {}
+impl Forwarder {
+    /// The forwarder as a resource of the run's record.
+    pub fn resource(&self) -> crate::runtime::Resource {
+        crate::runtime::Resource::Process {
+            pid: self.pid.as_raw(),
+            start_time: crate::runtime::record::process_start_time(self.pid).unwrap_or(0),
+        }
     }
 }
 

@@ -13,10 +13,11 @@
 //! prints the `ip` and `tc` commands a person would type for the same thing.
 
 pub mod forward;
+pub mod ipam;
 pub mod subnet;
 
-use crate::guard::Cleanup;
 use crate::netlink::Netlink;
+use crate::runtime::{Cleanup, Owned, Resource};
 use anyhow::Context;
 use nix::unistd::Pid;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -75,7 +76,8 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// One container on its own cable: the host is `.1`, the container `.2`.
+    /// One container on its own cable, in its own block of the workshop subnet (see [`ipam`]): the
+    /// host's end is the block's first address, the container its second.
     pub fn single(subnet: Subnet) -> NetworkConfig {
         NetworkConfig {
             subnet,
@@ -102,10 +104,22 @@ fn netlink() -> anyhow::Result<Netlink> {
     Netlink::open().context("open a netlink socket")
 }
 
-/// Checks that the subnet is free on the host: no route or address of the host overlaps it.
+/// Whether a link is one of the workshop's own (a veth's host end, a bridge): the routes and
+/// addresses on those are other containers' leases, not the host's.
+pub fn is_workshop_link(name: &str) -> bool {
+    name.starts_with("wsh-") || name.starts_with("wsbr-")
+}
+
+/// Checks that the subnet is free on the host: no route or address of the host overlaps it. The
+/// workshop's own links are left out: their blocks are leased, and the lease table keeps them apart.
 pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
     let mut nl = netlink()?;
     let links = nl.links()?;
+    let ours = |index: Option<u32>| {
+        index
+            .and_then(|i| links.iter().find(|l| l.index == i))
+            .is_some_and(|l| is_workshop_link(&l.name))
+    };
     let name = |index: Option<u32>| {
         index
             .and_then(|i| links.iter().find(|l| l.index == i))
@@ -115,14 +129,14 @@ pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
     let mut in_use: Vec<subnet::InUse> = nl
         .routes()?
         .into_iter()
-        .filter(|r| r.table == 254 && r.prefix_len > 0)
+        .filter(|r| r.table == 254 && r.prefix_len > 0 && !ours(r.oif))
         .map(|r| subnet::InUse {
             subnet: Subnet { base: r.destination, prefix_len: r.prefix_len },
             what: name(r.oif),
         })
         .collect();
     for a in nl.addresses()? {
-        if !a.address.is_loopback() {
+        if !a.address.is_loopback() && !ours(Some(a.index)) {
             in_use.push(subnet::InUse {
                 subnet: Subnet { base: a.address, prefix_len: 32 },
                 what: format!(
@@ -139,7 +153,7 @@ pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
 // ANCHOR: host_side
 /// The host's part, while the container waits: a veth pair, one end moved into the container's
 /// network namespace, the other given the gateway address (or plugged into a bridge); then the
-/// published ports. Each thing created gets its undo action in `cleanup` at once.
+/// published ports. Each thing is written to the run's record before it is created.
 pub fn host_side(
     net: &NetworkConfig,
     tag: &str,
@@ -149,10 +163,10 @@ pub fn host_side(
     let mut nl = netlink()?;
     let (host_end, container_end) = veth_names(tag);
     // ip link add wsh-TAG type veth peer name wsc-TAG
-    nl.add_veth(&host_end, &container_end)?;
-    let name = host_end.clone();
     // Deleting one end of a veth pair deletes both; it also goes when the container's namespace does.
-    cleanup.push(format!("the veth pair {host_end}"), move || delete_link_if_present(&name));
+    cleanup.create(Resource::Link { name: host_end.clone() }, || {
+        Ok(nl.add_veth(&host_end, &container_end)?)
+    })?;
     // ip link set wsc-TAG netns PID
     nl.move_to_netns_of(&container_end, pid.as_raw())?;
     match &net.attach {
@@ -165,10 +179,7 @@ pub fn host_side(
     nl.set_up(&host_end)?;
     for p in &net.publish {
         let fwd = forward::start(p.host_port, SocketAddrV4::new(net.address, p.container_port))?;
-        cleanup.push(format!("the forwarder of port {}", p.host_port), move || {
-            drop(fwd);
-            Ok(())
-        });
+        cleanup.push(Owned::adopt(fwd.resource())?);
     }
     Ok(())
 }
@@ -198,38 +209,31 @@ pub fn loopback_only() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn delete_link_if_present(name: &str) -> anyhow::Result<()> {
+/// `ip link del NAME`, where a link already gone is no error.
+pub fn delete_link_if_present(name: &str) -> anyhow::Result<()> {
     match netlink()?.delete_link(name) {
         Err(e) if e.errno() == Some(nix::errno::Errno::ENODEV) => Ok(()),
         other => Ok(other?),
     }
 }
 
-/// A bridge on the host holding the gateway address, removed when dropped (docker0's role).
+/// A bridge on the host holding the gateway address (docker0's role), recorded, removed when
+/// dropped.
 pub struct Bridge {
     pub name: String,
+    _owned: Owned,
 }
 
 impl Bridge {
     /// ip link add NAME type bridge; ip addr add GATEWAY/PREFIX dev NAME; ip link set NAME up
     pub fn create(name: &str, gateway: Ipv4Addr, subnet: &Subnet) -> anyhow::Result<Bridge> {
         let mut nl = netlink()?;
-        nl.add_bridge(name)?;
-        let bridge = Bridge { name: name.to_string() };
+        let (owned, ()) =
+            Owned::create(Resource::Link { name: name.to_string() }, || Ok(nl.add_bridge(name)?))?;
+        let bridge = Bridge { name: name.to_string(), _owned: owned };
         nl.add_address(name, gateway, subnet.prefix_len)?;
         nl.set_up(name)?;
         Ok(bridge)
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        if let Err(e) = delete_link_if_present(&self.name) {
-            eprintln!(
-                "warning: could not remove the bridge {}: {e:#}; remove it with `ip link del {}`",
-                self.name, self.name
-            );
-        }
     }
 }
 
