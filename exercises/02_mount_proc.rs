@@ -32,6 +32,10 @@ fn mount_proc(target: &Path) -> nix::Result<()> {
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms = Mechanisms { make_private, mount_proc, ..Mechanisms::library() };
+    let mechanisms = Mechanisms {
+        make_private: Some(make_private),
+        mount_proc: Some(mount_proc),
+        ..Mechanisms::library()
+    };
     workshop::exercise::main(Stage::MountProc, mechanisms)
 }

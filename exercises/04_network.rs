@@ -32,6 +32,6 @@ fn configure_inside(net: &NetworkConfig, container_end: &str) -> anyhow::Result<
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms = Mechanisms { network_inside: configure_inside, ..Mechanisms::library() };
+    let mechanisms = Mechanisms { network_inside: Some(configure_inside), ..Mechanisms::library() };
     workshop::exercise::main(Stage::Network, mechanisms)
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use workshop::container::{self, Config};
 use workshop::lesson::{self, Lesson};
 use workshop::narrate::var;
+use workshop::runtime::syscalls::Real;
 use workshop::{image, ipc, mounts, namespaces, rootfs, uts, Stage};
 
 /// Stage 03: pivot_root into a root filesystem, with a UTS (hostname) and IPC namespace of its own.
@@ -41,8 +42,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.syscall("pivot_root(new_root, put_old)  with new_root an ordinary directory");
     n.shell(&format!("unshare --mount sh -c 'cd {shown} && pivot_root . .'"));
     let plain = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
-        let _ = mounts::make_private();
-        errno_of(rootfs::pivot_into(&root))
+        let _ = mounts::make_private(&Real);
+        errno_of(rootfs::pivot_into(&Real, &root))
     })?;
     let n = &mut l.narrator;
     n.expected_failure(&format!("pivot_root: {}", var(&plain)));
@@ -57,9 +58,9 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         "mount --bind {shown} {shown} && cd {shown} && pivot_root . . && umount -l ."
     ));
     let fixed = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
-        let _ = mounts::make_private();
-        let _ = rootfs::bind_onto_itself(&root);
-        errno_of(rootfs::pivot_into(&root))
+        let _ = mounts::make_private(&Real);
+        let _ = rootfs::bind_onto_itself(&Real, &root);
+        errno_of(rootfs::pivot_into(&Real, &root))
     })?;
     let n = &mut l.narrator;
     n.claim(
@@ -75,7 +76,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
     n.shell(&format!("chroot {shown} sh   # then the same trick from inside"));
     let escaped = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
-        let _ = mounts::make_private();
+        let _ = mounts::make_private(&Real);
         let inside = nix::unistd::chdir(&root).and_then(|()| nix::unistd::chroot("."));
         if inside.is_err() || Path::new(SECRET).exists() {
             return "could not enter the chroot".into();

@@ -34,6 +34,6 @@ fn clone_child(child: CloneCb<'_>, flags: CloneFlags) -> nix::Result<Pid> {
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms = Mechanisms { clone_child, ..Mechanisms::library() };
+    let mechanisms = Mechanisms { clone_child: Some(clone_child), ..Mechanisms::library() };
     workshop::exercise::main(Stage::Pid, mechanisms)
 }

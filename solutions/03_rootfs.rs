@@ -35,6 +35,6 @@ fn pivot_into(new_root: &Path) -> nix::Result<()> {
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms = Mechanisms { pivot_into, ..Mechanisms::library() };
+    let mechanisms = Mechanisms { pivot_into: Some(pivot_into), ..Mechanisms::library() };
     workshop::exercise::main(Stage::Rootfs, mechanisms)
 }

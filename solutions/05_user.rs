@@ -33,6 +33,6 @@ fn write_id_maps(pid: Pid, user: &UserNamespace) -> std::io::Result<()> {
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms = Mechanisms { write_id_maps, ..Mechanisms::library() };
+    let mechanisms = Mechanisms { write_id_maps: Some(write_id_maps), ..Mechanisms::library() };
     workshop::exercise::main(Stage::User, mechanisms)
 }

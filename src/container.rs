@@ -91,10 +91,6 @@ impl Config {
             && crate::privileges::is_root()
             && crate::userns::kernel_has_idmapped_mounts()
     }
-
-    fn has(&self, flag: CloneFlags) -> bool {
-        self.namespaces.contains(flag)
-    }
 }
 
 /// Where the container's output goes.
@@ -212,8 +208,8 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         }
         child_main(&inside, &argv_c, &env, &child_side, out_tx_raw)
     });
-    let pid = (config.mechanisms.clone_child)(child, config.namespaces)
-        .map_err(|e| clone_error(e, config))?;
+    let clone_child = config.mechanisms.clone_child.unwrap_or(crate::namespaces::clone_child);
+    let pid = clone_child(child, config.namespaces).map_err(|e| clone_error(e, config))?;
     drop(child_side);
     drop(out_tx);
     drop(idmapped);
@@ -239,8 +235,8 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
 fn host_side(config: &Config, pid: Pid, tag: &str, cleanup: &mut Cleanup) -> anyhow::Result<()> {
     if let Some(user) = &config.user {
         // 05: the child is uid 65534 ("nobody") in its namespace until these are written.
-        (config.mechanisms.write_id_maps)(pid, user)
-            .context("write the container's uid_map and gid_map")?;
+        let write_id_maps = config.mechanisms.write_id_maps.unwrap_or(crate::userns::write_id_maps);
+        write_id_maps(pid, user).context("write the container's uid_map and gid_map")?;
     }
     if let Some(net) = &config.network {
         // 04: a veth pair, one end moved into the child's network namespace.
@@ -478,8 +474,13 @@ fn child_main(
         unsafe { libc::_exit(1) };
     }
     let config = inside.config;
+    let steps = crate::runtime::steps::Inside {
+        config,
+        tree: inside.tree.map(|t| t.as_fd()),
+        tag: Some(inside.tag),
+    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        setup_inside_with(config, inside.tree, Some(inside.tag))
+        crate::runtime::steps::run_all(&steps, &crate::runtime::syscalls::Real)
     }));
     let failure = match result {
         Ok(Ok(())) => None,
@@ -521,71 +522,12 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("the container's setup panicked: {text}")
 }
 
-/// The container's own setup, for a child made without an idmapped tree (the demo's throwaways).
+/// The container's own set-up, in the calling process: for the demo's throwaway children, made
+/// without a network cable or an idmapped tree.
 pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
-    setup_inside_with(config, None, None)
+    let inside = crate::runtime::steps::Inside { config, tree: None, tag: None };
+    crate::runtime::steps::run_all(&inside, &crate::runtime::syscalls::Real)
 }
-
-// ANCHOR: setup_inside
-/// The container's own setup, in the child, in order. Each stage adds its step to this list.
-fn setup_inside_with(
-    config: &Config,
-    idmapped_root: Option<&std::os::fd::OwnedFd>,
-    tag: Option<&str>,
-) -> anyhow::Result<()> {
-    let m = &config.mechanisms;
-    if let Some(user) = &config.user {
-        // 05: first, so that every later step runs as the namespace's root.
-        crate::userns::become_root_inside(user).context("become root in the user namespace")?;
-        // Changing the uid clears PR_SET_PDEATHSIG (prctl(2)): set it again, so that the container
-        // still dies with the stage.
-        // SAFETY: prctl with PR_SET_PDEATHSIG takes plain integers.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    }
-    let in_userns = config.user.is_some();
-    if config.has(CloneFlags::CLONE_NEWNET) {
-        // 04: the veth end the host moved in becomes eth0; without one, loopback only.
-        match (&config.network, tag) {
-            (Some(net), Some(tag)) => (m.network_inside)(net, &crate::network::veth_names(tag).1)
-                .context("set up the container's network")?,
-            _ => crate::network::loopback_only().context("bring up the loopback")?,
-        }
-    }
-    if config.has(CloneFlags::CLONE_NEWNS) {
-        // 02: before any mount, so that nothing we mount propagates to the host.
-        (m.make_private)().context("make the mounts private (mount --make-rprivate /)")?;
-        match &config.rootfs {
-            None => (m.mount_proc)(Path::new("/proc")).context("mount a new /proc")?,
-            Some(root) => {
-                // 03: everything is mounted under the new root *before* pivot_root, while the
-                // host's /proc is still visible (the kernel requires that for proc in a user
-                // namespace, stage 05).
-                match idmapped_root {
-                    // 05: the same directory, its owners shifted into the container's ids.
-                    Some(tree) => crate::userns::attach_tree(tree, root)
-                        .context("attach the idmapped root filesystem")?,
-                    None => crate::rootfs::bind_onto_itself(root)
-                        .context("bind-mount the root filesystem onto itself")?,
-                }
-                let proc_dir = root.join("proc");
-                crate::rootfs::ensure_dir(&proc_dir)?;
-                (m.mount_proc)(&proc_dir).context("mount a new /proc")?;
-                crate::rootfs::prepare_dev(root, in_userns).context("prepare /dev")?;
-                let own_netns = config.has(CloneFlags::CLONE_NEWNET);
-                crate::rootfs::mount_sys_readonly(root, in_userns && !own_netns)?;
-                crate::rootfs::ensure_dir(&root.join("tmp"))?;
-                (m.pivot_into)(root).context("pivot_root into the root filesystem")?;
-            }
-        }
-    }
-    if config.has(CloneFlags::CLONE_NEWUTS) {
-        if let Some(name) = &config.hostname {
-            crate::uts::set_hostname(name).context("set the hostname")?;
-        }
-    }
-    Ok(())
-}
-// ANCHOR_END: setup_inside
 
 /// execve(2) the command, searching the container's PATH. Returns only on failure, with the exit
 /// code a shell would use (127: not found, 126: found but cannot run) and one clear line.
@@ -652,7 +594,9 @@ pub fn in_throwaway_child(
         }
         let text = if !child_side.wait_for_go() {
             "the parent went away".to_string()
-        } else if let Some(Err(e)) = user.map(crate::userns::become_root_inside) {
+        } else if let Some(Err(e)) =
+            user.map(|u| crate::userns::become_root_inside(&crate::runtime::syscalls::Real, u))
+        {
             format!("could not become root in the user namespace: {e}")
         } else {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f))

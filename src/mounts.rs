@@ -5,23 +5,24 @@
 //! its mount namespace is mark every mount private; only then does it mount anything.
 //! See mount_namespaces(7) and mount(2).
 
-use nix::mount::{mount, MsFlags};
+use crate::runtime::syscalls::Syscalls;
+use nix::mount::MsFlags;
 use std::path::Path;
 
 // ANCHOR: make_private
 /// Marks every mount in this mount namespace private, so nothing mounted here reaches the host.
 /// The same as `mount --make-rprivate /`.
-pub fn make_private() -> nix::Result<()> {
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+pub fn make_private(sys: &dyn Syscalls) -> nix::Result<()> {
+    sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
 }
 // ANCHOR_END: make_private
 
 // ANCHOR: mount_proc
 /// Mounts a new proc filesystem at `target`. It shows the PID namespace of the process that mounts it,
 /// so `ps` inside lists only the container's processes. The same as `mount -t proc proc /proc`.
-pub fn mount_proc(target: &Path) -> nix::Result<()> {
+pub fn mount_proc(sys: &dyn Syscalls, target: &Path) -> nix::Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), target, Some("proc"), flags, None::<&str>)
+    sys.mount(Some(Path::new("proc")), target, Some("proc"), flags, None)
 }
 // ANCHOR_END: mount_proc
 

@@ -5,17 +5,18 @@
 //! swaps the root *mount* of the mount namespace; after the old root is detached, the host's files are
 //! no longer reachable at all. See pivot_root(2), and chroot(2) for why it is not a security boundary.
 
+use crate::runtime::syscalls::Syscalls;
 use anyhow::Context;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chdir, pivot_root};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{makedev, Mode, SFlag};
+use nix::unistd::chdir;
 use std::path::Path;
 
 // ANCHOR: bind_self
 /// pivot_root(2) needs the new root to be a mount point (otherwise EBUSY or EINVAL). Bind-mounting a directory
 /// onto itself makes it one. The same as `mount --bind DIR DIR`.
-pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
-    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+pub fn bind_onto_itself(sys: &dyn Syscalls, dir: &Path) -> nix::Result<()> {
+    sys.mount(Some(dir), dir, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
 }
 // ANCHOR_END: bind_self
 
@@ -26,11 +27,12 @@ pub fn bind_onto_itself(dir: &Path) -> nix::Result<()> {
 /// MNT_DETACH then removes the old root from the namespace without needing a `put_old` directory.
 /// `new_root` must already be a mount point ([`bind_onto_itself`]) and `/` must not be shared
 /// ([`crate::mounts::make_private`]), or the kernel answers EBUSY or EINVAL.
-pub fn pivot_into(new_root: &Path) -> nix::Result<()> {
-    chdir(new_root)?;
-    pivot_root(".", ".")?;
-    umount2(".", MntFlags::MNT_DETACH)?;
-    chdir("/")
+pub fn pivot_into(sys: &dyn Syscalls, new_root: &Path) -> nix::Result<()> {
+    let here = Path::new(".");
+    sys.chdir(new_root)?;
+    sys.pivot_root(here, here)?;
+    sys.umount2(here, MntFlags::MNT_DETACH)?;
+    sys.chdir(Path::new("/"))
 }
 // ANCHOR_END: pivot_into
 
@@ -50,46 +52,40 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
 ///
 /// In a user namespace mknod(2) is refused (a device node would bypass the host's permissions), so
 /// there each device is bind-mounted from the host's /dev instead, as rootless Docker does.
-pub fn prepare_dev(root: &Path, in_user_namespace: bool) -> anyhow::Result<()> {
+pub fn prepare_dev(sys: &dyn Syscalls, root: &Path, in_user_namespace: bool) -> anyhow::Result<()> {
     let dev = root.join("dev");
-    ensure_dir(&dev)?;
-    mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
+    ensure_dir(sys, &dev)?;
+    let tmpfs = Some(Path::new("tmpfs"));
+    sys.mount(tmpfs, &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=64k"))
         .context("mount tmpfs on /dev")?;
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
-        let mode = Mode::from_bits_truncate(0o666);
         if in_user_namespace {
-            std::fs::File::create(&path)?;
+            sys.create_file(&path)?;
             let host = Path::new("/dev").join(name);
-            mount(Some(&host), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            sys.mount(Some(&host), &path, None, MsFlags::MS_BIND, None)
                 .with_context(|| format!("bind-mount /dev/{name}"))?;
             continue;
         }
-        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor))
+        let mode = Mode::from_bits_truncate(0o666);
+        sys.mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor))
             .with_context(|| format!("mknod /dev/{name}"))?;
-        // mknod is filtered by the umask; devices must be usable by everyone.
-        nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &path,
-            mode,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )?;
     }
     let pts = dev.join("pts");
-    std::fs::create_dir(&pts)?;
-    mount(
-        Some("devpts"),
+    sys.create_dir_all(&pts)?;
+    sys.mount(
+        Some(Path::new("devpts")),
         &pts,
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )
     .context("mount devpts on /dev/pts")?;
-    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx"))?;
+    sys.symlink(Path::new("pts/ptmx"), &dev.join("ptmx"))?;
     let shm = dev.join("shm");
-    std::fs::create_dir(&shm)?;
-    mount(
-        Some("shm"),
+    sys.create_dir_all(&shm)?;
+    sys.mount(
+        Some(Path::new("shm")),
         &shm,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
@@ -102,7 +98,7 @@ pub fn prepare_dev(root: &Path, in_user_namespace: bool) -> anyhow::Result<()> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(target, dev.join(link))?;
+        sys.symlink(Path::new(target), &dev.join(link))?;
     }
     Ok(())
 }
@@ -113,26 +109,29 @@ pub fn prepare_dev(root: &Path, in_user_namespace: bool) -> anyhow::Result<()> {
 /// A new sysfs shows the network devices of the mounting process's network namespace, so the kernel
 /// allows it in a user namespace only together with a network namespace of its own. Without one
 /// (`--rootless` before stage 04) the host's /sys is bind-mounted read-only instead.
-pub fn mount_sys_readonly(root: &Path, bind_from_host: bool) -> anyhow::Result<()> {
-    let sys = root.join("sys");
-    ensure_dir(&sys)?;
+pub fn mount_sys_readonly(
+    sys: &dyn Syscalls,
+    root: &Path,
+    bind_from_host: bool,
+) -> anyhow::Result<()> {
+    let target = root.join("sys");
+    ensure_dir(sys, &target)?;
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if bind_from_host {
         let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;
-        mount(Some("/sys"), &sys, None::<&str>, rbind, None::<&str>).context("bind-mount /sys")?;
+        sys.mount(Some(Path::new("/sys")), &target, None, rbind, None)
+            .context("bind-mount /sys")?;
         let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags;
-        return mount(None::<&str>, &sys, None::<&str>, remount, None::<&str>)
-            .context("make /sys read-only");
+        return sys.mount(None, &target, None, remount, None).context("make /sys read-only");
     }
-    mount(Some("sysfs"), &sys, Some("sysfs"), flags, None::<&str>)
+    sys.mount(Some(Path::new("sysfs")), &target, Some("sysfs"), flags, None)
         .context("mount sysfs read-only on /sys")
 }
 
 /// Creates a mount point the root filesystem lacks (an exported Docker image may have no /proc).
-pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn ensure_dir(sys: &dyn Syscalls, dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("create mount point {}", dir.display()))?;
+        sys.create_dir_all(dir).with_context(|| format!("create mount point {}", dir.display()))?;
     }
     Ok(())
 }

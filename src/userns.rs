@@ -130,15 +130,16 @@ pub fn write_id_maps(pid: Pid, user: &UserNamespace) -> std::io::Result<()> {
 // ANCHOR: become_root
 /// In the child, once the maps are written: become uid and gid 0 of the namespace. Until now the
 /// child kept the host credentials it was cloned with, which mean nothing in here.
-pub fn become_root_inside(user: &UserNamespace) -> nix::Result<()> {
-    let root_gid = nix::unistd::Gid::from_raw(0);
-    let root_uid = nix::unistd::Uid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid)?;
+pub fn become_root_inside(
+    sys: &dyn crate::runtime::syscalls::Syscalls,
+    user: &UserNamespace,
+) -> nix::Result<()> {
+    sys.setresgid(0)?;
     if !user.deny_setgroups {
         // Drop the host's supplementary groups; with setgroups denied they cannot be changed.
-        nix::unistd::setgroups(&[])?;
+        sys.setgroups_none()?;
     }
-    nix::unistd::setresuid(root_uid, root_uid, root_uid)
+    sys.setresuid(0)
 }
 // ANCHOR_END: become_root
 
@@ -210,7 +211,7 @@ pub fn idmapped_tree(dir: &Path, user: &UserNamespace) -> anyhow::Result<OwnedFd
 // ANCHOR_END: idmapped_tree
 
 /// Attaches a detached tree (from [`idmapped_tree`]) at `target`, in the caller's mount namespace.
-pub fn attach_tree(tree: &OwnedFd, target: &Path) -> std::io::Result<()> {
+pub fn move_mount_tree(tree: std::os::fd::BorrowedFd<'_>, target: &Path) -> std::io::Result<()> {
     let target = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())?;
     // SAFETY: tree is a valid mount fd and target a valid C string.
     let rc = unsafe {

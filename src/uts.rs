@@ -5,8 +5,8 @@ use std::io::Read;
 // ANCHOR: set_hostname
 /// Sets the hostname of this UTS namespace; the host's hostname is untouched.
 /// The same as `hostname NAME` inside `unshare --uts`.
-pub fn set_hostname(name: &str) -> nix::Result<()> {
-    nix::unistd::sethostname(name)
+pub fn set_hostname(sys: &dyn crate::runtime::syscalls::Syscalls, name: &str) -> nix::Result<()> {
+    sys.sethostname(name)
 }
 // ANCHOR_END: set_hostname
 

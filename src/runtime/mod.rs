@@ -4,5 +4,7 @@
 pub mod configure;
 pub mod record;
 pub mod state_dir;
+pub mod steps;
+pub mod syscalls;
 
 pub use record::{Cleanup, Owned, Resource};

@@ -1,0 +1,336 @@
+//! What the container does to itself between clone(2) and execve(2), as an ordered list of small
+//! steps. Each step names the stage that added it and when it applies; one loop runs them, each
+//! through the narrow [`Syscalls`] door, so the order of every stage's set-up can be checked without
+//! root (see the tests below). A stage adds its steps to [`STEPS`] and nothing else.
+//!
+//! The order is the lesson: become root of the user namespace first (05), so every later step runs
+//! with its capabilities; the network next (04), while nothing else has changed; private propagation
+//! before any mount (02); everything mounted under the new root *before* pivot_root (03), while the
+//! host's /proc is still visible, which the kernel requires for proc in a user namespace; the
+//! hostname last. Stage 08 will add its steps after pivot_root, right before execve.
+
+use super::syscalls::Syscalls;
+use crate::container::Config;
+use crate::stage::Stage;
+use anyhow::Context;
+use nix::sched::CloneFlags;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+/// What a step works with, in the child.
+pub struct Inside<'a> {
+    pub config: &'a Config,
+    /// The idmapped copy of the root filesystem, made before clone(2) (05, as root).
+    pub tree: Option<BorrowedFd<'a>>,
+    /// Names this container's links: the host moved `wsc-TAG` in, to become eth0.
+    pub tag: Option<&'a str>,
+}
+
+impl Inside<'_> {
+    fn has(&self, flag: CloneFlags) -> bool {
+        self.config.namespaces.contains(flag)
+    }
+
+    fn root(&self) -> anyhow::Result<&Path> {
+        self.config.rootfs.as_deref().context("this step needs a root filesystem")
+    }
+}
+
+/// One step of the set-up.
+pub struct Step {
+    /// The stage that added it.
+    pub stage: Stage,
+    /// What it does, as the error says when it fails: "mount a new /proc".
+    pub what: &'static str,
+    applies: fn(&Inside) -> bool,
+    run: fn(&Inside, &dyn Syscalls) -> anyhow::Result<()>,
+}
+
+// ANCHOR: order
+/// Every step, in the order they run: the stage that added it, what it does, when it applies.
+#[rustfmt::skip]
+pub const STEPS: [Step; 11] = [
+    step(Stage::User,      "become root in the user namespace",                  in_userns,     become_root),
+    step(Stage::Network,   "set up the container's network",                     own_netns,     network),
+    step(Stage::MountProc, "make the mounts private (mount --make-rprivate /)",  own_mountns,   make_private),
+    step(Stage::MountProc, "mount a new /proc",                                  proc_in_place, mount_proc_in_place),
+    step(Stage::Rootfs,    "bind-mount the root filesystem onto itself",         plain_root,    bind_root),
+    step(Stage::User,      "attach the idmapped root filesystem",                idmapped_root, attach_idmapped_root),
+    step(Stage::MountProc, "mount a new /proc",                                  has_root,      mount_proc_in_root),
+    step(Stage::Rootfs,    "prepare /dev",                                       has_root,      prepare_dev),
+    step(Stage::Rootfs,    "mount /sys read-only",                               has_root,      mount_sys),
+    step(Stage::Rootfs,    "pivot_root into the root filesystem",                has_root,      pivot),
+    step(Stage::Rootfs,    "set the hostname",                                   has_hostname,  hostname),
+];
+// ANCHOR_END: order
+
+const fn step(
+    stage: Stage,
+    what: &'static str,
+    applies: fn(&Inside) -> bool,
+    run: fn(&Inside, &dyn Syscalls) -> anyhow::Result<()>,
+) -> Step {
+    Step { stage, what, applies, run }
+}
+
+/// The steps that apply to this container, in order.
+pub fn plan<'s>(inside: &Inside) -> Vec<&'s Step> {
+    STEPS.iter().filter(|s| (s.applies)(inside)).collect()
+}
+
+/// Runs the container's set-up. An error names the step that failed.
+pub fn run_all(inside: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    for step in plan(inside) {
+        (step.run)(inside, sys).context(step.what)?;
+    }
+    Ok(())
+}
+
+fn in_userns(i: &Inside) -> bool {
+    i.config.user.is_some()
+}
+fn own_netns(i: &Inside) -> bool {
+    i.has(CloneFlags::CLONE_NEWNET)
+}
+fn own_mountns(i: &Inside) -> bool {
+    i.has(CloneFlags::CLONE_NEWNS)
+}
+fn proc_in_place(i: &Inside) -> bool {
+    own_mountns(i) && i.config.rootfs.is_none()
+}
+fn has_root(i: &Inside) -> bool {
+    own_mountns(i) && i.config.rootfs.is_some()
+}
+fn plain_root(i: &Inside) -> bool {
+    has_root(i) && i.tree.is_none()
+}
+fn idmapped_root(i: &Inside) -> bool {
+    has_root(i) && i.tree.is_some()
+}
+fn has_hostname(i: &Inside) -> bool {
+    i.has(CloneFlags::CLONE_NEWUTS) && i.config.hostname.is_some()
+}
+
+// ANCHOR: stage02
+fn make_private(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    match i.config.mechanisms.make_private {
+        Some(exercise) => Ok(exercise()?),
+        None => Ok(crate::mounts::make_private(sys)?),
+    }
+}
+
+fn mount_proc_in_place(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    mount_proc_at(i, sys, Path::new("/proc"))
+}
+// ANCHOR_END: stage02
+
+fn mount_proc_at(i: &Inside, sys: &dyn Syscalls, target: &Path) -> anyhow::Result<()> {
+    match i.config.mechanisms.mount_proc {
+        Some(exercise) => Ok(exercise(target)?),
+        None => Ok(crate::mounts::mount_proc(sys, target)?),
+    }
+}
+
+// ANCHOR: stage03
+fn bind_root(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    Ok(crate::rootfs::bind_onto_itself(sys, i.root()?)?)
+}
+
+/// 02's /proc, mounted under the new root before pivot_root: the kernel lets a user namespace
+/// mount proc only while a proc of its PID namespace's parent is visible (05).
+fn mount_proc_in_root(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let proc_dir = i.root()?.join("proc");
+    crate::rootfs::ensure_dir(sys, &proc_dir)?;
+    mount_proc_at(i, sys, &proc_dir)
+}
+
+fn prepare_dev(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    crate::rootfs::prepare_dev(sys, i.root()?, in_userns(i))
+}
+
+fn mount_sys(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    // A new sysfs in a user namespace needs a network namespace of its own; without one, bind.
+    crate::rootfs::mount_sys_readonly(sys, i.root()?, in_userns(i) && !own_netns(i))?;
+    crate::rootfs::ensure_dir(sys, &i.root()?.join("tmp"))
+}
+
+fn pivot(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let root = i.root()?;
+    match i.config.mechanisms.pivot_into {
+        Some(exercise) => Ok(exercise(root)?),
+        None => Ok(crate::rootfs::pivot_into(sys, root)?),
+    }
+}
+
+fn hostname(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let name = i.config.hostname.as_deref().unwrap_or_default();
+    Ok(crate::uts::set_hostname(sys, name)?)
+}
+// ANCHOR_END: stage03
+
+// ANCHOR: stage04
+fn network(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    // The veth end the host moved in becomes eth0; without one (--rootless), loopback only.
+    match (&i.config.network, i.tag) {
+        (Some(net), Some(tag)) => {
+            let end = crate::network::veth_names(tag).1;
+            match i.config.mechanisms.network_inside {
+                Some(exercise) => exercise(net, &end),
+                None => sys.network_inside(net, &end),
+            }
+        }
+        _ => sys.loopback_only(),
+    }
+}
+// ANCHOR_END: stage04
+
+// ANCHOR: stage05
+fn become_root(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let user = i.config.user.as_ref().context("no user namespace")?;
+    crate::userns::become_root_inside(sys, user)?;
+    // Changing the uid clears PR_SET_PDEATHSIG (prctl(2)): set it again, so that the container
+    // still dies with the stage.
+    sys.set_death_signal()?;
+    Ok(())
+}
+
+fn attach_idmapped_root(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let tree = i.tree.context("no idmapped tree")?;
+    Ok(sys.move_mount(tree, i.root()?)?)
+}
+// ANCHOR_END: stage05
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::syscalls::Recorder;
+
+    /// The calls a stage's container makes, as the recorder wrote them down.
+    fn calls(config: &Config, idmapped: bool) -> Vec<String> {
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        use std::os::fd::AsFd;
+        let tree = idmapped.then(|| devnull.as_fd());
+        let inside = Inside { config, tree, tag: Some("abc123") };
+        let sys = Recorder::new();
+        run_all(&inside, &sys).unwrap();
+        sys.calls()
+    }
+
+    fn config(stage: Stage) -> Config {
+        let mut c = Config::for_stage(stage);
+        if stage >= Stage::Rootfs {
+            c = c.with_rootfs("/no/such/rootfs".into()).with_hostname("box".into());
+        }
+        if stage >= Stage::Network {
+            let block = "10.200.0.0/30".parse().unwrap();
+            c = c.with_network(crate::network::NetworkConfig::single(block));
+        }
+        if stage >= Stage::User {
+            let map = crate::userns::IdMap { inside: 0, outside: 100000, count: 65536 };
+            c = c.with_user(crate::userns::UserNamespace {
+                uid_map: map,
+                gid_map: map,
+                source: crate::userns::RangeSource::Fallback,
+                deny_setgroups: false,
+            });
+        }
+        c
+    }
+
+    fn position(calls: &[String], prefix: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| c.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no call starting {prefix:?} in {calls:#?}"))
+    }
+
+    #[test]
+    fn stage_01_makes_no_call_inside() {
+        assert!(calls(&config(Stage::Pid), false).is_empty());
+    }
+
+    #[test]
+    fn stage_02_makes_mounts_private_then_mounts_proc() {
+        assert_eq!(
+            calls(&config(Stage::MountProc), false),
+            [
+                "mount(none, /, -, MS_REC | MS_PRIVATE, -)",
+                "mount(proc, /proc, proc, MS_NOSUID | MS_NODEV | MS_NOEXEC, -)",
+            ]
+        );
+    }
+
+    #[test]
+    fn stage_03_mounts_everything_under_the_new_root_before_pivot_root() {
+        let c = calls(&config(Stage::Rootfs), false);
+        assert_eq!(c[0], "mount(none, /, -, MS_REC | MS_PRIVATE, -)", "private first: {c:#?}");
+        let bind = position(&c, "mount(/no/such/rootfs, /no/such/rootfs, -, MS_BIND | MS_REC");
+        let proc_ = position(&c, "mount(proc, /no/such/rootfs/proc, proc");
+        let dev = position(&c, "mount(tmpfs, /no/such/rootfs/dev, tmpfs");
+        let null = position(&c, "mknod(/no/such/rootfs/dev/null, c 1:3, 666)");
+        let sys = position(&c, "mount(sysfs, /no/such/rootfs/sys, sysfs, MS_RDONLY");
+        let pivot = position(&c, "pivot_root(., .)");
+        let chdir_root = position(&c, "chdir(/no/such/rootfs)");
+        let detach = position(&c, "umount2(., MNT_DETACH)");
+        let host = position(&c, "sethostname(box)");
+        assert!(bind < proc_ && proc_ < dev && dev < null && null < sys, "{c:#?}");
+        assert!(
+            sys < chdir_root && chdir_root < pivot && pivot < detach && detach < host,
+            "{c:#?}"
+        );
+        assert_eq!(c.last().unwrap(), "sethostname(box)");
+        assert!(!c.iter().any(|x| x.starts_with("netlink")), "03 has no network: {c:#?}");
+    }
+
+    #[test]
+    fn stage_04_sets_up_its_network_before_any_mount() {
+        let c = calls(&config(Stage::Network), false);
+        assert_eq!(c[0], "netlink: wsc-abc123 → eth0 10.200.0.2/30 via 10.200.0.1");
+        assert_eq!(c[1], "mount(none, /, -, MS_REC | MS_PRIVATE, -)");
+        let mut rootless = config(Stage::Network);
+        rootless.network = None;
+        assert_eq!(calls(&rootless, false)[0], "netlink: lo up");
+    }
+
+    #[test]
+    fn stage_05_becomes_root_first_and_uses_the_idmapped_root_when_there_is_one() {
+        let c = calls(&config(Stage::User), true);
+        assert_eq!(
+            c[..4],
+            ["setresgid(0)", "setgroups([])", "setresuid(0)", "prctl(PR_SET_PDEATHSIG, SIGKILL)"]
+        );
+        assert!(c.contains(&"move_mount(TREE, /no/such/rootfs)".to_string()), "{c:#?}");
+        assert!(!c.iter().any(|x| x.contains("MS_BIND | MS_REC")), "no plain bind: {c:#?}");
+        // In a user namespace devices are bind-mounted from the host: mknod is refused there.
+        assert!(
+            c.contains(&"mount(/dev/null, /no/such/rootfs/dev/null, -, MS_BIND, -)".to_string())
+        );
+        assert!(!c.iter().any(|x| x.starts_with("mknod")), "{c:#?}");
+        // Without an idmapped mount (no kernel support, or rootless): the plain bind.
+        let plain = calls(&config(Stage::User), false);
+        assert!(plain.iter().any(|x| x.contains("MS_BIND | MS_REC")), "{plain:#?}");
+    }
+
+    #[test]
+    fn each_stage_keeps_every_step_of_the_one_before() {
+        let whats = |stage: Stage| {
+            let c = config(stage);
+            let inside = Inside { config: &c, tree: None, tag: Some("abc123") };
+            plan(&inside).iter().map(|s| (s.stage, s.what)).collect::<Vec<_>>()
+        };
+        for pair in Stage::ALL.windows(2).filter(|p| p[1].built()) {
+            let (before, after) = (whats(pair[0]), whats(pair[1]));
+            for step in &before {
+                assert!(after.contains(step), "{} drops {:?} of {}", pair[1], step.1, pair[0]);
+            }
+            assert!(
+                after.len() > before.len() || pair[0] == Stage::Rootfs,
+                "{} adds no step",
+                pair[1]
+            );
+            for (stage, what) in &after {
+                assert!(*stage <= pair[1], "{} runs {what:?} of the later {stage}", pair[1]);
+            }
+        }
+    }
+}
