@@ -33,7 +33,10 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.views_header();
     n.views("PID", var(ran.host_pid), &inside);
     n.claim(inside == "1", "inside its PID namespace, the process is PID 1");
-    n.claim(ran.host_pid.as_raw() > 1, "outside, the same process has an ordinary PID");
+    n.claim(
+        ran.nspid == [ran.host_pid.as_raw() as u32, 1],
+        "outside, the same process has an ordinary PID: the host's /proc/PID/status lists both (NSpid)",
+    );
 
     n.step("Compare the namespaces the kernel lists in /proc/PID/ns");
     n.syscall("stat(\"/proc/PID/ns/pid\")  (equal inode = same namespace)");

@@ -144,8 +144,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("A hostname of its own (UTS namespace)");
     n.syscall("clone(CLONE_NEWUTS | …), then sethostname(NAME)");
     n.shell("unshare --uts sh -c 'hostname NAME; hostname'");
-    let ran = l.run(&["hostname"])?;
     let host_name = uts::host_hostname();
+    let ran = l.run(&["hostname"])?;
     let inside = ran.output.trim().to_string();
     let n = &mut l.narrator;
     n.views_header();

@@ -32,14 +32,12 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("A user namespace, and the host writes its id mapping");
     n.syscall("clone(CLONE_NEWUSER | …); the parent writes /proc/PID/uid_map and gid_map");
+    // The range comes from this machine's /etc/subuid, so it is shown as a value that varies.
+    let (u, g) = (user.uid_map, user.gid_map);
     n.shell(&format!(
-        "unshare --user --map-users={0}:{1}:{2} --map-groups={3}:{4}:{5} sh",
-        user.uid_map.inside,
-        user.uid_map.outside,
-        user.uid_map.count,
-        user.gid_map.inside,
-        user.gid_map.outside,
-        user.gid_map.count
+        "unshare --user --map-users={} --map-groups={} sh",
+        var(format!("{}:{}:{}", u.inside, u.outside, u.count)),
+        var(format!("{}:{}:{}", g.inside, g.outside, g.count)),
     ));
     n.result(&format!("uid_map: {}   gid_map: {}", var(user.uid_map), var(user.gid_map)));
     n.result(&format!("the range: {}", var(describe(&user.source))));
@@ -69,10 +67,11 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
             "owned by the host's root, appear owned by the container's root. Nothing is copied.",
         );
     } else {
-        n.note("No idmapped mount here (it needs real root and Linux 5.12+): files the host's root owns");
-        n.note(
-            "appear owned by 65534, the overflow uid, because host uid 0 is not in the mapping.",
-        );
+        let root = l.config.rootfs.clone().unwrap_or_default();
+        let why = userns::idmap_unavailable(&root, &user).unwrap_or_default();
+        n.note(&format!("No idmapped mount here: {}.", var(why)));
+        n.note("So files the host's root owns appear owned by 65534, the overflow uid: host uid 0");
+        n.note("is not in the mapping. The container still runs; its root just owns none of them.");
     }
     n.views_header();
     n.views("owner of /bin/sh", format!("{busybox_host_owner} (on disk)"), &inside_owner);
@@ -80,6 +79,18 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         n.claim(
             inside_owner == "0",
             "the root filesystem's files belong to root inside, unchanged on disk",
+        );
+    } else {
+        // A host uid inside the mapped range shows as its inside uid; any other as the overflow uid.
+        let m = user.uid_map;
+        let expected = if (m.outside..m.outside + m.count).contains(&busybox_host_owner) {
+            busybox_host_owner - m.outside + m.inside
+        } else {
+            65534
+        };
+        n.claim(
+            inside_owner == expected.to_string(),
+            "the files' owners are seen through the mapping: unmapped owners show as 65534",
         );
     }
 
@@ -102,15 +113,24 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("What it cannot do: anything the host's own namespaces own");
     let root_only = root_only_file(l)?;
-    let probe = container::in_throwaway_child(CloneFlags::empty(), Some(&user), || {
-        let read =
-            std::fs::read(&root_only).map(|_| "allowed".to_string()).unwrap_or_else(errno_text);
+    // The same three tries, once by the host's root (in a UTS namespace of its own, so that the
+    // host's real hostname stays as it is) and once by the container's root.
+    let path = root_only.clone();
+    let attempts = move || {
+        let read = std::fs::read(&path).map(|_| "allowed".to_string()).unwrap_or_else(errno_text);
         let host_name = nix::unistd::sethostname("hacked")
             .map(|()| "allowed".to_string())
             .unwrap_or_else(|e| format!("{e}"));
         let module = load_module().unwrap_or_else(|e| format!("{e}"));
         format!("{read}\n{host_name}\n{module}")
-    })?;
+    };
+    let host_probe = if workshop::privileges::is_root() {
+        container::in_throwaway_child(CloneFlags::CLONE_NEWUTS, None, attempts.clone())?
+    } else {
+        "not root\nnot root\nnot root".to_string()
+    };
+    let host: Vec<&str> = host_probe.lines().collect();
+    let probe = container::in_throwaway_child(CloneFlags::empty(), Some(&user), attempts)?;
     let results: Vec<&str> = probe.lines().collect();
     let n = &mut l.narrator;
     n.syscall("open(ROOT_ONLY_FILE); sethostname(\"hacked\"); finit_module(…)   as root of the user namespace");
@@ -118,9 +138,16 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         "unshare --user --map-root-user sh -c 'cat {root_only}; hostname hacked; insmod x.ko'"
     ));
     n.views_header();
-    n.views("read a root-only file", "root: allowed", results.first().copied().unwrap_or("?"));
-    n.views("change the hostname", "root: allowed", results.get(1).copied().unwrap_or("?"));
-    n.views("load a kernel module", "root: allowed", var(results.get(2).copied().unwrap_or("?")));
+    let host_at = |i: usize| format!("root: {}", host.get(i).copied().unwrap_or("?"));
+    n.views("read a root-only file", host_at(0), results.first().copied().unwrap_or("?"));
+    n.views("change the hostname", host_at(1), results.get(1).copied().unwrap_or("?"));
+    // This one differs by kernel (ENOSYS without module support): errno names only, as values.
+    let errno_name = |r: &str| r.split(':').next().unwrap_or("?").to_string();
+    n.views(
+        "load a kernel module",
+        var(format!("root: {}", errno_name(host.get(2).copied().unwrap_or("?")))),
+        var(errno_name(results.get(2).copied().unwrap_or("?"))),
+    );
     n.claim(
         results.first().is_some_and(|r| r.starts_with("EACCES")),
         &format!(

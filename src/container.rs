@@ -83,13 +83,13 @@ impl Config {
         self
     }
 
-    /// Whether the root filesystem is attached through an idmapped mount: only a real root can make
-    /// one, and only on a kernel with mount_setattr(2).
+    /// Whether the root filesystem is attached through an idmapped mount (see
+    /// [`crate::userns::idmap_unavailable`] for when it cannot be, and why).
     pub fn idmapped_rootfs(&self) -> bool {
-        self.user.is_some()
-            && self.rootfs.is_some()
-            && crate::privileges::is_root()
-            && crate::userns::kernel_has_idmapped_mounts()
+        match (&self.user, &self.rootfs) {
+            (Some(user), Some(root)) => crate::userns::idmap_unavailable(root, user).is_none(),
+            _ => false,
+        }
     }
 }
 
@@ -424,6 +424,8 @@ pub struct Ran {
     pub host_pid: Pid,
     /// Namespace inode numbers of the container's process, read by the host from /proc/PID/ns.
     pub ns: std::collections::BTreeMap<&'static str, u64>,
+    /// The process's PIDs from the host's PID namespace inwards (`NSpid:` in /proc/PID/status).
+    pub nspid: Vec<u32>,
     pub output: String,
     pub exit: Exit,
 }
@@ -438,10 +440,11 @@ pub fn run_captured(config: &Config, argv: &[&str]) -> anyhow::Result<Ran> {
             ns.insert(kind, ino);
         }
     }
+    let nspid = crate::namespaces::nspid(running.pid);
     running.release()?;
     let output = running.read_output();
     let exit = running.wait(OnSignal::StopRun)?;
-    Ok(Ran { host_pid: running.pid, ns, output, exit })
+    Ok(Ran { host_pid: running.pid, ns, nspid, output, exit })
 }
 
 /// The environment of the container's command: the host's until the container has its own root

@@ -179,9 +179,10 @@ fn ns_of(path: &str) -> Result<u64, String> {
     std::fs::metadata(path).map(|m| m.ino()).map_err(|e| format!("cannot read {path}: {e}"))
 }
 
-/// The host's namespace inode of a kind (this process's).
-pub fn host_ns(kind: &str) -> u64 {
-    ns_of(&format!("/proc/self/ns/{kind}")).unwrap_or(0)
+/// The host's namespace inode of a kind (this process's). An error when it cannot be read, so that
+/// "differs from the host's" never passes on a failed read.
+pub fn host_ns(kind: &str) -> Result<u64, String> {
+    ns_of(&format!("/proc/self/ns/{kind}"))
 }
 
 /// Whether a process still exists.
@@ -368,7 +369,7 @@ pub fn pid_is_one(bin: &Path) -> Result<(), String> {
 pub fn own_pid_namespace(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
     let inside = live.ns("pid")?;
-    expect(inside != host_ns("pid"), || {
+    expect(inside != host_ns("pid")?, || {
         "the container's /proc/PID/ns/pid has the host's inode: it never left the host's PID namespace".into()
     })
 }
@@ -397,7 +398,7 @@ pub fn proc_is_the_containers(bin: &Path) -> Result<(), String> {
     })?;
     let live = Live::start(bin, &[])?;
     let inside = live.ns("mnt")?;
-    expect(inside != host_ns("mnt"), || {
+    expect(inside != host_ns("mnt")?, || {
         "the container shares the host's mount namespace: its mounts would be the host's".into()
     })
 }
@@ -428,15 +429,16 @@ pub fn default_rootfs_for(bin: &Path) -> PathBuf {
 
 pub fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
-    let rootfs = default_rootfs_for(bin);
-    let seen = std::fs::metadata(format!("/proc/{}/root/", live.container_pid))
-        .map_err(|e| e.to_string())?;
-    let expected = std::fs::metadata(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
-    expect((seen.dev(), seen.ino()) == (expected.dev(), expected.ino()), || {
-        format!(
-            "the container's / (host: /proc/PID/root) is not {}: pivot_root into it did not happen",
-            rootfs.display()
-        )
+    let root = PathBuf::from(format!("/proc/{}/root/", live.container_pid));
+    let seen = std::fs::metadata(&root).map_err(|e| e.to_string())?;
+    let host = std::fs::metadata("/").map_err(|e| e.to_string())?;
+    expect((seen.dev(), seen.ino()) != (host.dev(), host.ino()), || {
+        "the container's / (host: /proc/PID/root) is the host's own /: pivot_root did not happen"
+            .into()
+    })?;
+    // And it is a root filesystem: a shell at its /bin/sh, seen by the host through the link.
+    expect(root.join("bin/sh").exists(), || {
+        "the container's / has no /bin/sh: it is not the root filesystem".into()
     })
 }
 
@@ -460,7 +462,7 @@ pub fn own_hostname(bin: &Path) -> Result<(), String> {
         "the host's hostname changed: the container shares the host's UTS namespace".into()
     })?;
     let live = Live::start(bin, &[])?;
-    expect(live.ns("uts")? != host_ns("uts"), || {
+    expect(live.ns("uts")? != host_ns("uts")?, || {
         "the container shares the host's UTS namespace".into()
     })
 }
@@ -473,7 +475,7 @@ pub fn own_ipc(bin: &Path) -> Result<(), String> {
         format!("the host's shared memory segment {} is visible inside: the container shares the host's IPC namespace", segment.id)
     })?;
     let live = Live::start(bin, &[])?;
-    expect(live.ns("ipc")? != host_ns("ipc"), || {
+    expect(live.ns("ipc")? != host_ns("ipc")?, || {
         "the container shares the host's IPC namespace".into()
     })
 }
@@ -484,22 +486,67 @@ pub fn root_inside_not_outside(bin: &Path) -> Result<(), String> {
         format!("`-- id -u` printed {:?}, not 0: the child is not root of its user namespace; the parent must write /proc/PID/uid_map and gid_map before letting it go ({})", out.stdout.trim(), out.stderr.trim())
     })?;
     let live = Live::start(bin, &[])?;
-    expect(live.ns("user")? != host_ns("user"), || {
+    expect(live.ns("user")? != host_ns("user")?, || {
         "the container shares the host's user namespace".into()
     })?;
     let uid = crate::userns::host_uid(nix::unistd::Pid::from_raw(live.container_pid as i32));
     expect(uid.is_some_and(|u| u != 0), || {
         format!("the host sees the container's process as uid {uid:?} in /proc/PID/status: it should be an unprivileged uid, not 0")
+    })?;
+    id_maps_are_unprivileged(live.container_pid)
+}
+
+/// Both maps written, neither giving the host's root or root group to the container, and
+/// setgroups as the mapping needs it: "deny" for a map of one's own id (the kernel requires it
+/// before an unprivileged gid_map), "allow" for a subordinate range written by root.
+pub fn id_maps_are_unprivileged(pid: u32) -> Result<(), String> {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{f}")).map_err(|e| format!("{f}: {e}"))
+    };
+    for f in ["uid_map", "gid_map"] {
+        let map = read(f)?;
+        let lines: Vec<Vec<u64>> = map
+            .lines()
+            .map(|l| l.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+            .collect();
+        expect(!lines.is_empty() && lines.iter().all(|l| l.len() == 3), || {
+            format!("/proc/PID/{f} is {map:?}: the host never wrote it")
+        })?;
+        expect(lines.iter().all(|l| l[1] != 0 || l[0] != 0), || {
+            format!("/proc/PID/{f} maps 0 inside to the host's 0 ({map:?}): the container's root would be the host's root")
+        })?;
+        expect(lines.iter().any(|l| l[0] == 0), || {
+            format!("/proc/PID/{f} maps no id 0 inside ({map:?})")
+        })?;
+    }
+    let setgroups = read("setgroups")?;
+    let gid_map = read("gid_map")?;
+    let own_gid_only = gid_map.split_whitespace().nth(2) == Some("1");
+    let want = if own_gid_only { "deny" } else { "allow" };
+    expect(setgroups.trim() == want, || {
+        format!(
+            "/proc/PID/setgroups is {:?}, expected {want:?} for the gid_map {gid_map:?}",
+            setgroups.trim()
+        )
     })
 }
 
+/// Through an idmapped mount the root filesystem's files look root-owned inside; where none can be
+/// made (an old kernel, a filesystem that cannot be idmapped), they show the overflow uid 65534.
+/// Which road was taken is read from the kernel: the container's root mount carries the
+/// `idmapped` option in /proc/PID/mountinfo when it is one.
 pub fn rootfs_owned_by_root_inside(bin: &Path) -> Result<(), String> {
-    if !crate::userns::kernel_has_idmapped_mounts() {
-        return Ok(()); // Nothing to check: files then show the overflow uid, as the chapter explains.
-    }
     let out = run(bin, &["--", "stat", "-L", "-c", "%u:%g", "/bin/sh"]);
-    expect(out.stdout.trim() == "0:0", || {
-        format!("/bin/sh inside is owned by {:?}, not 0:0: the root filesystem is not seen through the id mapping", out.stdout.trim())
+    let live = Live::start(bin, &[])?;
+    let mountinfo = std::fs::read_to_string(format!("/proc/{}/mountinfo", live.container_pid))
+        .map_err(|e| e.to_string())?;
+    drop(live);
+    let root_line = mountinfo.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or("");
+    let idmapped =
+        root_line.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "idmapped"));
+    let want = if idmapped { "0:0" } else { "65534:65534" };
+    expect(out.stdout.trim() == want, || {
+        format!("/bin/sh inside is owned by {:?}, not {want}: the root filesystem is not seen through the id mapping", out.stdout.trim())
     })
 }
 
@@ -521,7 +568,7 @@ pub fn own_network(bin: &Path) -> Result<(), String> {
         )
     })?;
     let live = Live::start(bin, &[])?;
-    expect(live.ns("net")? != host_ns("net"), || {
+    expect(live.ns("net")? != host_ns("net")?, || {
         "the container shares the host's network namespace".into()
     })
 }

@@ -89,3 +89,16 @@ pub fn clone_child(child: CloneCb<'_>, flags: CloneFlags) -> nix::Result<Pid> {
     unsafe { clone(child, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
 }
 // ANCHOR_END: clone_child
+
+/// A process's PID in each PID namespace it is in, from the host's inwards: the `NSpid:` line of
+/// /proc/PID/status. A container's PID 1 reads `[4242, 1]`.
+pub fn nspid(pid: Pid) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        })
+        .unwrap_or_default()
+}

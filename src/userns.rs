@@ -253,6 +253,38 @@ fn mapping_namespace(user: &UserNamespace) -> anyhow::Result<OwnedFd> {
 }
 
 /// Whether this kernel has idmapped mounts (mount_setattr(2), Linux 5.12+).
+/// Why `dir` cannot be attached through an idmapped mount here, or `None` when it can: that needs
+/// real root, a kernel with mount_setattr(2) (5.12+) and a filesystem that supports it (ext4, xfs,
+/// btrfs…; tmpfs only from 6.3). `WORKSHOP_NO_IDMAP=1` turns it off, to see the plain mapping. The
+/// filesystem is asked once per directory, by making one idmapped tree and throwing it away.
+pub fn idmap_unavailable(dir: &Path, user: &UserNamespace) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    if std::env::var_os("WORKSHOP_NO_IDMAP").is_some_and(|v| v == "1") {
+        return Some("WORKSHOP_NO_IDMAP=1 turned idmapped mounts off".into());
+    }
+    if !crate::privileges::is_root() {
+        return Some("only a real root can make an idmapped mount".into());
+    }
+    if !kernel_has_idmapped_mounts() {
+        return Some("this kernel has no idmapped mounts (Linux 5.12+)".into());
+    }
+    static ASKED: OnceLock<Mutex<HashMap<std::path::PathBuf, Option<String>>>> = OnceLock::new();
+    let mut asked = ASKED.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    asked
+        .entry(dir.to_path_buf())
+        .or_insert_with(|| {
+            idmapped_tree(dir, user).err().map(|e| {
+                format!(
+                    "the filesystem holding {} cannot be idmapped ({})",
+                    dir.display(),
+                    crate::lesson::one_line(&e)
+                )
+            })
+        })
+        .clone()
+}
+
 pub fn kernel_has_idmapped_mounts() -> bool {
     // SAFETY: an invalid fd makes mount_setattr fail with EBADF when it exists, ENOSYS when not.
     let rc = unsafe {

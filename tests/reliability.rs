@@ -134,9 +134,13 @@ fn http_get(port: u16) -> Option<String> {
 fn parallel_containers(bin: &str, n: usize) {
     let script = "mount -t tmpfs none /tmp && { hostname; ip -o -4 addr show eth0; } > /tmp/index.html && exec httpd -f -p 80 -h /tmp";
     common::leaves_host_as_found(|| {
+        // Distinct free ports, held until all are chosen, so that no two containers get one port.
+        let held: Vec<TcpListener> =
+            (0..n).map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).collect();
+        let ports: Vec<u16> = held.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        drop(held);
         let mut running = Vec::new();
-        for i in 0..n {
-            let port = free_port();
+        for (i, port) in ports.into_iter().enumerate() {
             let (p, h) = (format!("{port}:80"), format!("c{i}"));
             let child =
                 facts::command(stage(bin), &["-p", &p, "--hostname", &h, "--", "sh", "-c", script])

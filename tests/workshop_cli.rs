@@ -23,34 +23,11 @@ fn doctor_reports_the_machine_and_the_stages() {
     }
 }
 
-fn solution(stage: Stage) -> &'static Path {
-    Path::new(match stage {
-        Stage::Pid => env!("CARGO_BIN_EXE_sol01_pid"),
-        Stage::MountProc => env!("CARGO_BIN_EXE_sol02_mount_proc"),
-        Stage::Rootfs => env!("CARGO_BIN_EXE_sol03_rootfs"),
-        Stage::Network => env!("CARGO_BIN_EXE_sol04_network"),
-        _ => env!("CARGO_BIN_EXE_sol05_user"),
-    })
-}
-
-fn exercise_bin(stage: Stage) -> &'static Path {
-    Path::new(match stage {
-        Stage::Pid => env!("CARGO_BIN_EXE_ex01_pid"),
-        Stage::MountProc => env!("CARGO_BIN_EXE_ex02_mount_proc"),
-        Stage::Rootfs => env!("CARGO_BIN_EXE_ex03_rootfs"),
-        Stage::Network => env!("CARGO_BIN_EXE_ex04_network"),
-        _ => env!("CARGO_BIN_EXE_ex05_user"),
-    })
-}
-
-const EXERCISED: [Stage; 5] =
-    [Stage::Pid, Stage::MountProc, Stage::Rootfs, Stage::Network, Stage::User];
-
 #[test]
 fn every_solution_passes_the_checker() {
     let Some(_s) = common::root_and_serial() else { return };
-    for stage in EXERCISED {
-        match exercise::check_binary(stage, solution(stage)) {
+    for stage in common::built_stages() {
+        match exercise::check_binary(stage, common::solution_bin(stage)) {
             Verdict::Done { checks } => assert_eq!(checks, facts::checks_for(stage).len()),
             other => panic!("the solution for {stage} does not pass: {other:?}"),
         }
@@ -60,8 +37,8 @@ fn every_solution_passes_the_checker() {
 #[test]
 fn every_exercise_still_fails_with_its_todo() {
     let Some(_s) = common::root_and_serial() else { return };
-    for stage in EXERCISED {
-        match exercise::check_binary(stage, exercise_bin(stage)) {
+    for stage in common::built_stages() {
+        match exercise::check_binary(stage, common::exercise_bin(stage)) {
             Verdict::Todo { message } => {
                 assert!(message.contains("not yet implemented"), "{message}")
             }
@@ -80,7 +57,7 @@ fn exercise_and_solution_differ_only_inside_the_todo_region() {
         format!("{}{}", &text[..start], &text[end..])
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for stage in EXERCISED {
+    for stage in common::built_stages() {
         let file = format!("{}.rs", stage.bin());
         let ex = std::fs::read_to_string(root.join("exercises").join(&file)).unwrap();
         let sol = std::fs::read_to_string(root.join("solutions").join(&file)).unwrap();

@@ -5,15 +5,23 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use workshop::facts::{self, HostState, Outcome};
 
+/// Declares a stage test file's `bin()`: the stage binary, from Cargo.
+#[macro_export]
+macro_rules! stage_binary {
+    ($bin:literal) => {
+        fn bin() -> &'static std::path::Path {
+            std::path::Path::new(env!(concat!("CARGO_BIN_EXE_", $bin)))
+        }
+    };
+}
+
 /// Declares a stage test file's `bin()` (the stage binary, from Cargo) and its snapshot test: the
 /// narrated demo runs for real, leaves the host as found, and its redacted output must match
 /// `tests/snapshots/<file>__demo.snap`.
 #[macro_export]
 macro_rules! stage_binary_and_demo_snapshot {
     ($bin:literal) => {
-        fn bin() -> &'static std::path::Path {
-            std::path::Path::new(env!(concat!("CARGO_BIN_EXE_", $bin)))
-        }
+        $crate::stage_binary!($bin);
 
         #[test]
         fn demo_output_is_as_recorded() {
@@ -31,18 +39,68 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// True when the test can run. Without root it is skipped with the reason printed, except under
-/// CI=true, where a skip would hide an untested stage and is a failure instead.
+/// The one place a test decides to skip. Under CI=true a skip would hide an untested stage, so it
+/// is a failure instead. Otherwise the reason is written straight to the terminal's stderr, past
+/// the test harness's capture, so that the skip shows in the run's output and not as a silent "ok".
+pub fn skip(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true, and this test would skip: {reason}");
+    }
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
+}
+
+/// True when the test can run; without root, a [`skip`].
 pub fn require_root() -> bool {
     if workshop::privileges::is_root() {
         return true;
     }
-    let reason = "this test creates namespaces and mounts, which needs root: run `cargo test` (it uses sudo)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and not root: {reason}");
-    }
-    eprintln!("skipped: {reason}");
+    skip("this test creates namespaces and mounts, which needs root: run `cargo test` (it uses sudo)");
     false
+}
+
+/// Each built stage's binaries: the lesson, the exercise and the solution. A stage without an arm
+/// here has no binary yet, and says so instead of quietly testing another one.
+pub fn lesson_bin(stage: workshop::Stage) -> &'static Path {
+    use workshop::Stage::*;
+    Path::new(match stage {
+        Pid => env!("CARGO_BIN_EXE_01_pid"),
+        MountProc => env!("CARGO_BIN_EXE_02_mount_proc"),
+        Rootfs => env!("CARGO_BIN_EXE_03_rootfs"),
+        Network => env!("CARGO_BIN_EXE_04_network"),
+        User => env!("CARGO_BIN_EXE_05_user"),
+        other => panic!("{other} has no lesson binary yet"),
+    })
+}
+
+pub fn exercise_bin(stage: workshop::Stage) -> &'static Path {
+    use workshop::Stage::*;
+    Path::new(match stage {
+        Pid => env!("CARGO_BIN_EXE_ex01_pid"),
+        MountProc => env!("CARGO_BIN_EXE_ex02_mount_proc"),
+        Rootfs => env!("CARGO_BIN_EXE_ex03_rootfs"),
+        Network => env!("CARGO_BIN_EXE_ex04_network"),
+        User => env!("CARGO_BIN_EXE_ex05_user"),
+        other => panic!("{other} has no exercise yet"),
+    })
+}
+
+pub fn solution_bin(stage: workshop::Stage) -> &'static Path {
+    use workshop::Stage::*;
+    Path::new(match stage {
+        Pid => env!("CARGO_BIN_EXE_sol01_pid"),
+        MountProc => env!("CARGO_BIN_EXE_sol02_mount_proc"),
+        Rootfs => env!("CARGO_BIN_EXE_sol03_rootfs"),
+        Network => env!("CARGO_BIN_EXE_sol04_network"),
+        User => env!("CARGO_BIN_EXE_sol05_user"),
+        other => panic!("{other} has no solution yet"),
+    })
+}
+
+/// The stages that are built, in order.
+pub fn built_stages() -> Vec<workshop::Stage> {
+    workshop::Stage::ALL.into_iter().filter(|s| s.built()).collect()
 }
 
 /// The start of every test that runs stages: root (or a skip, or a CI failure), then the lock.
