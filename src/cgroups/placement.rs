@@ -180,18 +180,20 @@ fn plan_v1(host: &CgroupHost, mode: CgroupMode, id: &str, parent: Option<&str>) 
                 };
                 let existing = own_parents.first().and_then(|d| d.parent()).unwrap_or(&above);
                 may_create_in(existing)?;
-                Ok(PlannedDir {
-                    controllers: vec![n.to_string()],
-                    leaf: above.join(id),
-                    own_parents,
-                })
+                Ok((
+                    tree,
+                    PlannedDir {
+                        controllers: vec![n.to_string()],
+                        leaf: above.join(id),
+                        own_parents,
+                    },
+                ))
             });
             match planned {
-                Ok(p) => {
+                Ok((tree, p)) => {
                     if i == 0 {
                         usable = true;
-                        why =
-                            format!("v1 tree at {}", p.leaf.parent().unwrap_or(&p.leaf).display());
+                        why = format!("v1 hierarchy at {}", tree.display());
                     }
                     match dirs.iter_mut().find(|d| d.leaf == p.leaf) {
                         Some(d) => d.controllers.push(n.to_string()),
