@@ -290,3 +290,36 @@ fn remove_kills_what_is_left_and_removes_the_directories() {
     unsafe { libc::close(gate) };
     setup.remove_and_check();
 }
+
+#[test]
+fn io_limits_are_written_in_the_kernels_format() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let Ok(device) = workshop::cgroups::limits::parse_device_rate("/dev/loop0:1mb") else {
+        eprintln!("skipped: no /dev/loop0 block device to name in an I/O limit");
+        return;
+    };
+    let limits = Limits {
+        device_read_bps: vec![device.clone()],
+        device_write_bps: vec![device],
+        blkio_weight: Some(500),
+        ..Limits::default()
+    };
+    let setup = Setup::new("io", &limits);
+    let cg = &setup.cgroup;
+    let files = cg.limit_files(&limits);
+    for note in &files.notes {
+        println!("  note: {note}");
+    }
+    if cg.version == workshop::cgroups::Version::V1 {
+        assert_eq!(read(cg, "blkio.throttle.read_bps_device"), "7:0 1048576");
+        assert_eq!(read(cg, "blkio.throttle.write_bps_device"), "7:0 1048576");
+    } else {
+        assert!(read(cg, "io.max").contains("7:0 rbps=1048576 wbps=1048576"));
+    }
+    // The weight goes where this kernel's disk scheduler reads it, or a note says why not.
+    match files.writes.iter().find(|w| w.file.contains("weight")) {
+        Some(w) => assert!(read(cg, &w.file).contains(&w.value), "{w}: {}", read(cg, &w.file)),
+        None => assert!(files.notes.iter().any(|n| n.contains("--blkio-weight")), "{files:?}"),
+    }
+    setup.remove_and_check();
+}

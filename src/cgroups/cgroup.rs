@@ -77,6 +77,14 @@ impl Cgroup {
     }
 
     fn make(&mut self, planned: &PlannedDir) -> anyhow::Result<()> {
+        // Another run may remove a shared parent (/workshop) between our mkdirs: make it again, once.
+        match self.make_once(planned) {
+            Err(e) if is_enoent(&e) && !planned.own_parents.is_empty() => self.make_once(planned),
+            other => other,
+        }
+    }
+
+    fn make_once(&mut self, planned: &PlannedDir) -> anyhow::Result<()> {
         let cpuset =
             self.version == Version::V1 && planned.controllers.iter().any(|c| c == "cpuset");
         for parent in &planned.own_parents {
@@ -148,6 +156,7 @@ impl Cgroup {
         fs::read_to_string(self.dir_for(file)?.join(file)).ok()
     }
 
+    // ANCHOR: join
     /// Moves process `pid` into the cgroup (every directory of it, on v1).
     pub fn join(&self, pid: i32) -> anyhow::Result<()> {
         for d in &self.dirs {
@@ -157,6 +166,7 @@ impl Cgroup {
         }
         Ok(())
     }
+    // ANCHOR_END: join
 
     /// The writes that set `limits` in this cgroup (pure once the cgroup exists: it only looks at
     /// which files are present).
@@ -220,6 +230,13 @@ impl Cgroup {
     }
 }
 
+fn is_enoent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    })
+}
+
 /// v1 refuses to take a process into a cpuset cgroup whose cpus or mems are empty, and a new one
 /// starts empty: inherit the parent's.
 fn copy_cpuset_from_parent(dir: &Path) -> anyhow::Result<()> {
@@ -260,6 +277,8 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
+// ANCHOR: kill_tree
+/// Kills every process left in `dir` and in the cgroups beneath it, and waits until they are gone.
 fn kill_tree(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -283,6 +302,7 @@ fn kill_tree(dir: &Path) -> anyhow::Result<()> {
     }
     bail!("processes are still in {} after SIGKILL", dir.display())
 }
+// ANCHOR_END: kill_tree
 
 fn rmdir_tree(dir: &Path) -> anyhow::Result<()> {
     for d in subtree(dir).iter().rev() {

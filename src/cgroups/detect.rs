@@ -109,6 +109,7 @@ impl CgroupHost {
         }
     }
 
+    // ANCHOR: detect_mode
     /// v2, hybrid, v1 or none, decided as runc decides it.
     pub fn mode(&self) -> CgroupMode {
         match self.fs.fs_type(&self.root) {
@@ -131,6 +132,7 @@ impl CgroupHost {
             CgroupMode::Missing
         }
     }
+    // ANCHOR_END: detect_mode
 
     /// The caller's memberships, one per hierarchy (parsed /proc/self/cgroup).
     pub fn memberships(&self) -> Vec<Membership> {

@@ -186,6 +186,7 @@ pub fn cpus_to_quota(cpus: f64, period: u64) -> i64 {
     (cpus * period as f64).round() as i64
 }
 
+// ANCHOR: shares_to_weight
 /// runc's conversion of v1 `cpu.shares` (2–262144) to v2 `cpu.weight` (1–10000): 1024 → 39.
 pub fn shares_to_weight(shares: u64) -> u64 {
     if shares == 0 {
@@ -193,6 +194,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     }
     1 + (shares.saturating_sub(2) * 9999) / 262_142
 }
+// ANCHOR_END: shares_to_weight
 
 /// runc's conversion of `blkio.weight` (10–1000) to v2 `io.weight` (1–10000): 500 → 4950.
 pub fn blkio_to_io_weight(weight: u16) -> u64 {

@@ -22,6 +22,7 @@ use super::cgroup::Stats;
 use super::limits::{LimitFiles, Limits, Swap, Write};
 use super::parse::keyed;
 
+// ANCHOR: v1_writes
 /// The v1 files and values for `limits`; `present(file)` says whether the cgroup has a file.
 pub fn writes(limits: &Limits, present: &dyn Fn(&str) -> bool) -> LimitFiles {
     let mut out = LimitFiles::default();
@@ -88,6 +89,7 @@ pub fn writes(limits: &Limits, present: &dyn Fn(&str) -> bool) -> LimitFiles {
     }
     out
 }
+// ANCHOR_END: v1_writes
 
 /// The counters of a v1 cgroup; `read(file)` returns a file's text from the tree carrying it.
 pub fn stats(read: &dyn Fn(&str) -> Option<String>) -> Stats {

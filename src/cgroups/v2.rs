@@ -19,6 +19,7 @@ use super::cgroup::Stats;
 use super::limits::{blkio_to_io_weight, shares_to_weight, LimitFiles, Limits, Swap, Write};
 use super::parse::keyed;
 
+// ANCHOR: v2_writes
 /// The v2 files and values for `limits`; `present(file)` says whether the cgroup has a file.
 pub fn writes(limits: &Limits, present: &dyn Fn(&str) -> bool) -> LimitFiles {
     let mut out = LimitFiles::default();
@@ -95,6 +96,7 @@ pub fn writes(limits: &Limits, present: &dyn Fn(&str) -> bool) -> LimitFiles {
     }
     out
 }
+// ANCHOR_END: v2_writes
 
 /// The counters of a v2 cgroup; `read(file)` returns a file's text.
 pub fn stats(read: &dyn Fn(&str) -> Option<String>) -> Stats {
