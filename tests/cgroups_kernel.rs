@@ -323,3 +323,45 @@ fn io_limits_are_written_in_the_kernels_format() {
     }
     setup.remove_and_check();
 }
+
+/// On a hybrid machine the v2 tree at unified/ is real but holds no controllers: enough to check
+/// v2's own mechanics for real (the workshop cgroup at the root, join, cgroup.kill, rmdir).
+#[test]
+fn v2_create_join_kill_and_remove_on_the_unified_tree() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let real = CgroupHost::real();
+    let host = CgroupHost { root: real.root.join("unified"), ..real };
+    if host.mode() != workshop::cgroups::CgroupMode::Unified {
+        eprintln!("skipped: no v2 tree at /sys/fs/cgroup/unified (not a hybrid machine)");
+        return;
+    }
+    let before = cgroup_tree();
+    let id = format!("kernel-test-{}-v2", std::process::id());
+    let plan = placement::plan(&host, &id, None).unwrap();
+    println!("v2: {}", plan.reason);
+    // No controller is bound to this tree, and the plan says so rather than assuming.
+    assert!(plan.controllers.iter().all(|c| !c.usable), "{:?}", plan.controllers);
+    let cgroup = Cgroup::create(&plan).unwrap();
+    let leaf = cgroup.paths()[0].to_path_buf();
+    assert!(leaf.join("cgroup.procs").exists(), "the kernel fills a new cgroup with its files");
+
+    let (pid, gate) = fork_gated(|| 0);
+    cgroup.join(pid).unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(own.lines().any(|l| l.starts_with("0::/") && l.ends_with(&id)), "{own}");
+    cgroup.remove().unwrap();
+    assert_eq!(signal_of(wait(pid)), Some(libc::SIGKILL));
+    // SAFETY: the gate is ours.
+    unsafe { libc::close(gate) };
+    assert!(!leaf.exists());
+    let parents: Vec<PathBuf> = plan.dirs[0].own_parents.clone();
+    let after = cgroup_tree();
+    let ours: Vec<&PathBuf> = before
+        .symmetric_difference(&after)
+        .filter(|p| {
+            p.starts_with(&host.root)
+                && (parents.iter().any(|w| p.starts_with(w)) || p.parent() == Some(&host.root))
+        })
+        .collect();
+    assert!(ours.is_empty(), "left behind in the v2 tree: {ours:?}");
+}
