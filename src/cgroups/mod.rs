@@ -85,18 +85,6 @@ impl Controller {
             (Controller::Io, Version::V2) => "io",
         }
     }
-
-    /// The controller a cgroup file belongs to, from its prefix (`memory.max` → memory).
-    pub fn of_file(file: &str) -> Option<Controller> {
-        match file.split('.').next()? {
-            "cpu" | "cpuacct" => Some(Controller::Cpu),
-            "cpuset" => Some(Controller::Cpuset),
-            "memory" => Some(Controller::Memory),
-            "pids" => Some(Controller::Pids),
-            "blkio" | "io" => Some(Controller::Io),
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for Version {

@@ -254,8 +254,9 @@ fn plan_v2(host: &CgroupHost, id: &str, parent: Option<&str>) -> Placement {
         )
     } else {
         let own_dir = host.v2_dir(&own);
-        let procs = std::fs::read_to_string(own_dir.join("cgroup.procs")).unwrap_or_default();
-        if procs.trim().is_empty() {
+        // Unreadable (another cgroup namespace's path, say) counts as "cannot delegate".
+        let procs = std::fs::read_to_string(own_dir.join("cgroup.procs"));
+        if procs.is_ok_and(|p| p.trim().is_empty()) {
             (
                 Where::CallersCgroup,
                 own_dir,

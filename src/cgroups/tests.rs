@@ -231,6 +231,13 @@ fn v2_caller_with_processes_gets_the_workshop_cgroup_at_the_root() {
 }
 
 #[test]
+fn v2_caller_cgroup_that_cannot_be_read_does_not_delegate() {
+    let f = Fixture::v2("v2-unreadable", "cpu memory pids\n");
+    let p = plan(&f.host("0::/elsewhere/in/another/namespace\n"), "c1", None).unwrap();
+    assert_eq!(p.place, Where::WorkshopAtRoot);
+}
+
+#[test]
 fn v2_root_caller_is_exempt_from_the_rule() {
     let f = Fixture::v2("v2-root", "cpu memory pids io\n");
     let p = plan(&f.host("0::/\n"), "c1", None).unwrap();
