@@ -43,7 +43,11 @@ impl FsProbe {
                 Ok(_) => FsType::Other,
                 Err(_) => FsType::Absent,
             },
-            FsProbe::Fixture(table) => match table.iter().find(|(p, _)| p == path) {
+            // statfs follows symlinks, and so does the fixture.
+            FsProbe::Fixture(table) => match table
+                .iter()
+                .find(|(p, _)| *p == fs::canonicalize(path).unwrap_or_else(|_| path.into()))
+            {
                 Some((_, t)) => *t,
                 None if path.exists() => FsType::Other,
                 None => FsType::Absent,
@@ -165,14 +169,16 @@ impl CgroupHost {
         if let Some(m) = parse::v1_membership(&memberships, name) {
             candidates.push(self.root.join(m.controllers.join(",")));
         }
-        candidates.into_iter().find(|dir| self.fs.fs_type(dir) == FsType::Cgroup1).ok_or_else(
-            || {
-                format!(
-                    "{name} is enabled but no v1 hierarchy for it is mounted under {}",
-                    self.root.display()
-                )
-            },
-        )
+        let mounted = candidates.into_iter().find(|dir| self.fs.fs_type(dir) == FsType::Cgroup1);
+        let Some(dir) = mounted else {
+            return Err(format!(
+                "{name} is enabled but no v1 hierarchy for it is mounted under {}",
+                self.root.display()
+            ));
+        };
+        // systemd's `cpu` and `cpuacct` are symlinks to one `cpu,cpuacct`: one real path, so that
+        // the two controllers share one directory rather than make it twice.
+        Ok(fs::canonicalize(&dir).unwrap_or(dir))
     }
 
     /// The caller's own cgroup in the v1 hierarchy carrying `name`.

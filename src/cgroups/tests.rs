@@ -144,6 +144,22 @@ fn v1_comounted_trees_get_one_directory() {
 }
 
 #[test]
+fn v1_comount_reached_through_systemds_symlinks_is_one_directory() {
+    let mut f = Fixture::new("v1-symlinks");
+    f.mount("cpu,cpuacct", FsType::Cgroup1).mount("memory", FsType::Cgroup1);
+    std::os::unix::fs::symlink("cpu,cpuacct", f.root.join("cpu")).unwrap();
+    std::os::unix::fs::symlink("cpu,cpuacct", f.root.join("cpuacct")).unwrap();
+    let p = plan(&f.host("2:cpu,cpuacct:/\n1:memory:/\n"), "c1", None).unwrap();
+    let cpu: Vec<_> = p.dirs.iter().filter(|d| d.controllers.contains(&"cpu".into())).collect();
+    assert_eq!(cpu.len(), 1);
+    assert_eq!(cpu[0].controllers, ["cpu", "cpuacct"]);
+    let fixture_root = fs::canonicalize(&f.root).unwrap();
+    assert_eq!(cpu[0].leaf, fixture_root.join("cpu,cpuacct/c1"));
+    let cg = Cgroup::create(&p).unwrap();
+    cg.remove().unwrap();
+}
+
+#[test]
 fn v1_disabled_controller_is_reported_and_its_flags_refused() {
     let f = Fixture::v1("v1-disabled");
     let host = CgroupHost {
