@@ -181,6 +181,38 @@ impl Limits {
     }
 }
 
+/// This machine's swap in bytes (`SwapTotal` in /proc/meminfo; 0 when it has none).
+pub fn machine_swap() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    super::parse::keyed(&meminfo.replace(':', ""), "SwapTotal").unwrap_or(0) * 1024
+}
+
+/// What `--memory` and `--memory-swap` come to on a machine with `swap` bytes of swap, in one
+/// sentence for the narration; `None` when no memory limit is set.
+pub fn swap_meaning(limits: &Limits, swap: u64) -> Option<String> {
+    let memory = limits.memory?;
+    let may_swap = match limits.memory_and_swap()? {
+        Swap::Unlimited => None,
+        Swap::Total(total) => Some(total.saturating_sub(memory)),
+    };
+    let asked = match (limits.memory_swap, may_swap) {
+        (None, Some(s)) => {
+            format!("--memory-swap unset means twice --memory: {} of swap", human(s))
+        }
+        (_, Some(0)) => "--memory-swap equal to --memory means no swap".to_string(),
+        (_, Some(s)) => format!("--memory-swap allows {} of swap beyond --memory", human(s)),
+        (_, None) => "--memory-swap -1 means unlimited swap".to_string(),
+    };
+    Some(if swap == 0 {
+        format!(
+            "{asked}, but this machine has no swap, so the container gets {} and no more",
+            human(memory)
+        )
+    } else {
+        format!("{asked}; this machine has {} of swap to take it from", human(swap))
+    })
+}
+
 /// `--cpus` as a CFS quota for `period`: 0.5 CPUs over 100000 µs is 50000 µs.
 pub fn cpus_to_quota(cpus: f64, period: u64) -> i64 {
     (cpus * period as f64).round() as i64
@@ -563,6 +595,23 @@ mod tests {
         assert!(m(Some(Swap::Total(256 * MIB))).check().unwrap_err().contains("256m"));
         let swap_alone = Limits { memory_swap: Some(Swap::Unlimited), ..Limits::default() };
         assert!(swap_alone.check().unwrap_err().contains("--memory"));
+    }
+
+    #[test]
+    fn swap_meaning_says_what_this_machine_makes_of_it() {
+        let m = |swap| Limits { memory: Some(32 * MIB), memory_swap: swap, ..Limits::default() };
+        let none = swap_meaning(&m(None), 0).unwrap();
+        assert!(
+            none.contains("twice --memory: 32m")
+                && none.contains("no swap, so the container gets 32m"),
+            "{none}"
+        );
+        let equal = swap_meaning(&m(Some(Swap::Total(32 * MIB))), 1 << 30).unwrap();
+        assert!(equal.contains("means no swap") && equal.contains("1g of swap"), "{equal}");
+        assert!(swap_meaning(&m(Some(Swap::Unlimited)), 0).unwrap().contains("unlimited swap"));
+        assert_eq!(swap_meaning(&Limits::default(), 0), None);
+        // This machine's own figure is a whole number of KiB.
+        assert_eq!(machine_swap() % 1024, 0);
     }
 
     #[test]
