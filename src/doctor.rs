@@ -8,40 +8,13 @@ use colored::Colorize;
 use std::fs;
 use std::path::Path;
 
-/// How cgroups are mounted, detected as runc does: statfs(2) on /sys/fs/cgroup, then on
-/// /sys/fs/cgroup/unified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupMode {
-    /// cgroup v1 only.
-    Legacy,
-    /// cgroup v1 controllers, plus an empty v2 hierarchy at /sys/fs/cgroup/unified.
-    Hybrid,
-    /// cgroup v2 only.
-    Unified,
-    Missing,
-}
+/// How cgroups are mounted: v1, hybrid, v2 or none (see [`crate::cgroups::detect`]).
+pub use crate::cgroups::CgroupMode;
 
-impl std::fmt::Display for CgroupMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CgroupMode::Legacy => "v1 (legacy)",
-            CgroupMode::Hybrid => "v1 + v2 (hybrid: controllers on v1)",
-            CgroupMode::Unified => "v2 (unified)",
-            CgroupMode::Missing => "not mounted",
-        })
-    }
-}
-
+/// How cgroups are mounted at `root`, detected as runc does: statfs(2) on it, then on its unified/.
 pub fn cgroup_mode_at(root: &Path) -> CgroupMode {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
-    match statfs(root) {
-        Ok(s) if s.filesystem_type() == CGROUP2_SUPER_MAGIC => CgroupMode::Unified,
-        Ok(s) if s.filesystem_type() == TMPFS_MAGIC => match statfs(&root.join("unified")) {
-            Ok(u) if u.filesystem_type() == CGROUP2_SUPER_MAGIC => CgroupMode::Hybrid,
-            _ => CgroupMode::Legacy,
-        },
-        _ => CgroupMode::Missing,
-    }
+    crate::cgroups::CgroupHost { root: root.to_path_buf(), ..crate::cgroups::CgroupHost::real() }
+        .mode()
 }
 
 /// A controller and whether a container could use it here.
@@ -52,76 +25,16 @@ pub struct Controller {
     pub why: String,
 }
 
-/// Controllers in /proc/cgroups that are enabled and mounted (v1), or listed in cgroup.controllers
-/// and delegated to the caller's cgroup (v2).
+/// Whether a container started now would get each controller, and why not: the same placement
+/// stage 06 uses (enabled and mounted on v1; offered, handed down by a parent and delegated on v2).
 pub fn controllers(mode: CgroupMode) -> Vec<Controller> {
-    const WANTED: [&str; 5] = ["cpu", "memory", "pids", "io", "blkio"];
-    match mode {
-        CgroupMode::Legacy | CgroupMode::Hybrid => {
-            let table = fs::read_to_string("/proc/cgroups").unwrap_or_default();
-            table
-                .lines()
-                .filter(|l| !l.starts_with('#'))
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    let name = *f.first()?;
-                    WANTED.contains(&name).then(|| {
-                        let enabled = f.get(3) == Some(&"1");
-                        let mounted = Path::new("/sys/fs/cgroup").join(name).is_dir();
-                        Controller {
-                            name: name.to_string(),
-                            usable: enabled && mounted,
-                            why: match (enabled, mounted) {
-                                (true, true) => format!("v1 hierarchy at /sys/fs/cgroup/{name}"),
-                                (false, _) => "disabled on the kernel command line".into(),
-                                (true, false) => "enabled but not mounted".into(),
-                            },
-                        }
-                    })
-                })
-                .collect()
-        }
-        CgroupMode::Unified => {
-            let available =
-                fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
-            let own = own_v2_cgroup();
-            let parent_ctl = own
-                .as_deref()
-                .and_then(|p| {
-                    fs::read_to_string(
-                        Path::new("/sys/fs/cgroup")
-                            .join(p.trim_start_matches('/'))
-                            .join("cgroup.controllers"),
-                    )
-                    .ok()
-                })
-                .unwrap_or_default();
-            available
-                .split_whitespace()
-                .filter(|c| WANTED.contains(c))
-                .map(|c| {
-                    let delegated = parent_ctl.split_whitespace().any(|x| x == c);
-                    Controller {
-                        name: c.to_string(),
-                        usable: true,
-                        why: if delegated {
-                            "v2, delegated to this process's cgroup".into()
-                        } else {
-                            "v2, at the root (not delegated to this process's cgroup)".into()
-                        },
-                    }
-                })
-                .collect()
-        }
-        CgroupMode::Missing => Vec::new(),
+    if mode == CgroupMode::Missing {
+        return Vec::new();
     }
-}
-
-fn own_v2_cgroup() -> Option<String> {
-    fs::read_to_string("/proc/self/cgroup")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("0::").map(String::from))
+    crate::cgroups::placement::controllers(&crate::cgroups::CgroupHost::real())
+        .into_iter()
+        .map(|c| Controller { name: c.name, usable: c.usable, why: c.why })
+        .collect()
 }
 
 /// Whether an unprivileged user may create a user namespace, and why not.
@@ -379,8 +292,7 @@ mod tests {
 
     #[test]
     fn a_plain_directory_is_no_cgroup_mount() {
-        let dir = std::env::temp_dir();
-        // /tmp is a plain directory or a tmpfs without a unified/ cgroup2 beneath it.
-        assert!(matches!(cgroup_mode_at(&dir), CgroupMode::Missing | CgroupMode::Legacy));
+        // /tmp is a plain directory or a tmpfs, with no cgroup hierarchy mounted in it.
+        assert_eq!(cgroup_mode_at(&std::env::temp_dir()), CgroupMode::Missing);
     }
 }

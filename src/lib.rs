@@ -3,6 +3,7 @@
 //! The lesson binaries in `lessons/` are thin narrated scripts over this library; the exercises in
 //! `exercises/` replace exactly one mechanism each (see [`mechanisms`]) and reuse everything else.
 
+pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod doctor;
