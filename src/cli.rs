@@ -21,6 +21,8 @@ pub struct StageArgs {
     pub network: Option<NetworkArgs>,
     /// 05_user on.
     pub user: Option<UserArgs>,
+    /// 06_cgroups on.
+    pub cgroups: Option<crate::cgroups::CgroupArgs>,
 }
 
 impl StageArgs {
@@ -37,6 +39,9 @@ impl StageArgs {
         if stage >= Stage::User {
             cmd = UserArgs::augment_args(cmd);
         }
+        if stage >= Stage::Cgroups {
+            cmd = crate::cgroups::CgroupArgs::augment_args(cmd);
+        }
         cmd
     }
 
@@ -48,6 +53,9 @@ impl StageArgs {
             rootfs: group(Stage::Rootfs).then(|| RootfsArgs::from_arg_matches(m)).transpose()?,
             network: group(Stage::Network).then(|| NetworkArgs::from_arg_matches(m)).transpose()?,
             user: group(Stage::User).then(|| UserArgs::from_arg_matches(m)).transpose()?,
+            cgroups: group(Stage::Cgroups)
+                .then(|| crate::cgroups::CgroupArgs::from_arg_matches(m))
+                .transpose()?,
         })
     }
 

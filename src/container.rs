@@ -43,7 +43,29 @@ pub struct Config {
     /// The container's link to the host (stage 04 on). With a network namespace and no network,
     /// the container has only its loopback.
     pub network: Option<crate::network::NetworkConfig>,
+    /// The container's cgroup and its limits (stage 06 on).
+    pub cgroup: Option<CgroupConfig>,
     pub mechanisms: Mechanisms,
+}
+
+/// What the container may use (stage 06), and where its cgroup goes.
+#[derive(Clone, Debug)]
+pub struct CgroupConfig {
+    pub limits: crate::cgroups::Limits,
+    /// `--cgroup-parent`: a cgroup path the user named, instead of their own or the workshop's.
+    pub parent: Option<String>,
+}
+
+impl CgroupConfig {
+    /// Where a container named `id` gets its cgroup here, after checking that every controller
+    /// its limits need is usable there.
+    pub fn placement(&self, id: &str) -> anyhow::Result<crate::cgroups::Placement> {
+        let host = crate::cgroups::CgroupHost::real();
+        let plan = crate::cgroups::placement::plan(&host, id, self.parent.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        plan.check_needs(&self.limits.needs()).map_err(anyhow::Error::msg)?;
+        Ok(plan)
+    }
 }
 
 impl Config {
@@ -56,6 +78,7 @@ impl Config {
             hostname: None,
             user: None,
             network: None,
+            cgroup: None,
             mechanisms: Mechanisms::library(),
         }
     }
@@ -167,6 +190,8 @@ pub struct Running {
     host: Cleanup,
     /// The name of the veth's host end, when the container has a network.
     pub host_end: Option<String>,
+    /// The container's cgroup (stage 06), to read its counters while it runs.
+    pub cgroup: Option<crate::cgroups::Cgroup>,
 }
 
 /// Creates the container's process, blocked until [`Running::release`].
@@ -221,18 +246,30 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         reaped: false,
         host: Cleanup::new(),
         host_end,
+        cgroup: None,
     };
     crate::runtime::record::checkpoint("cloned");
     // The host's part, while the child waits: it needs the child's PID, and must be done before
     // the child goes on. If it fails, dropping `running` kills the child and undoes what was made.
-    host_side(config, pid, &tag, &mut running.host)?;
+    running.cgroup = host_side(config, pid, &tag, &mut running.host)?;
     crate::runtime::record::checkpoint("host-side-done");
     Ok(running.take())
 }
 
 // ANCHOR: host_side
 /// What the parent does from the host between clone(2) and letting the child go.
-fn host_side(config: &Config, pid: Pid, tag: &str, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+fn host_side(
+    config: &Config,
+    pid: Pid,
+    tag: &str,
+    cleanup: &mut Cleanup,
+) -> anyhow::Result<Option<crate::cgroups::Cgroup>> {
+    let mut cgroup = None;
+    if let Some(c) = &config.cgroup {
+        // 06: a cgroup of its own with its limits written, and the child moved in while it still
+        // waits, so that everything it runs is counted and limited from its first instruction.
+        cgroup = Some(crate::runtime::cgroup::enter(c, &format!("ws-{tag}"), pid, cleanup)?);
+    }
     if let Some(user) = &config.user {
         // 05: the child is uid 65534 ("nobody") in its namespace until these are written.
         let write_id_maps = config.mechanisms.write_id_maps.unwrap_or(crate::userns::write_id_maps);
@@ -243,7 +280,7 @@ fn host_side(config: &Config, pid: Pid, tag: &str, cleanup: &mut Cleanup) -> any
         crate::network::host_side(net, tag, pid, cleanup)
             .context("connect the container to the host")?;
     }
-    Ok(())
+    Ok(cgroup)
 }
 // ANCHOR_END: host_side
 
@@ -285,6 +322,7 @@ impl Running {
             reaped: self.reaped,
             host: std::mem::take(&mut self.host),
             host_end: self.host_end.take(),
+            cgroup: self.cgroup.take(),
         };
         self.reaped = true;
         taken
@@ -428,6 +466,8 @@ pub struct Ran {
     pub nspid: Vec<u32>,
     pub output: String,
     pub exit: Exit,
+    /// The container's cgroup counters as it ended (stage 06): CPU used, OOM kills, refused forks.
+    pub cgroup_stats: Option<crate::cgroups::Stats>,
 }
 
 /// Runs `argv` in a container and captures its output, for the narrated demo.
@@ -444,7 +484,8 @@ pub fn run_captured(config: &Config, argv: &[&str]) -> anyhow::Result<Ran> {
     running.release()?;
     let output = running.read_output();
     let exit = running.wait(OnSignal::StopRun)?;
-    Ok(Ran { host_pid: running.pid, ns, nspid, output, exit })
+    let cgroup_stats = running.cgroup.as_ref().map(|c| c.stats());
+    Ok(Ran { host_pid: running.pid, ns, nspid, output, exit, cgroup_stats })
 }
 
 /// The environment of the container's command: the host's until the container has its own root

@@ -76,6 +76,27 @@ impl Cgroup {
         Ok(cgroup)
     }
 
+    /// What [`Cgroup::create`] will make from `plan`, known before it makes it: the run's record
+    /// holds this first, so that a run killed half-way through creating is still cleaned up. The
+    /// parents that do not exist yet count as made (removing them later only succeeds when empty).
+    pub fn planned(plan: &Placement) -> Cgroup {
+        Cgroup {
+            version: plan.version,
+            dirs: plan
+                .dirs
+                .iter()
+                .map(|d| CgroupDir { controllers: d.controllers.clone(), path: d.leaf.clone() })
+                .collect(),
+            made_parents: plan
+                .dirs
+                .iter()
+                .flat_map(|d| d.own_parents.iter())
+                .filter(|p| !p.exists())
+                .cloned()
+                .collect(),
+        }
+    }
+
     fn make(&mut self, planned: &PlannedDir) -> anyhow::Result<()> {
         // Another run may remove a shared parent (/workshop) between our mkdirs: make it again, once.
         match self.make_once(planned) {

@@ -34,6 +34,14 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
             config = config.with_network(net);
         }
     }
+    // 06: a cgroup with the limits asked for. Checked now, so that a flag this machine cannot
+    // honour (no memory controller, no delegation) is one line before anything is made.
+    if let Some(c) = &args.cgroups {
+        let limits = c.limits().map_err(anyhow::Error::msg)?;
+        let cgroup = crate::container::CgroupConfig { limits, parent: c.cgroup_parent.clone() };
+        cgroup.placement("check")?;
+        config.cgroup = Some(cgroup);
+    }
     // 05: a user namespace with a subordinate range; --rootless gives one at any stage, mapping
     // only the caller's own uid.
     if rootless {

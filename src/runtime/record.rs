@@ -29,6 +29,8 @@ pub enum Resource {
     /// A process the run started on the host (a port forwarder), known by PID and start time so
     /// that a recycled PID is never taken for it.
     Process { pid: i32, start_time: u64 },
+    /// A container's cgroup (stage 06): its directories, in every v1 tree or the one v2 tree.
+    Cgroup { cgroup: crate::cgroups::Cgroup },
 }
 
 impl Resource {
@@ -41,6 +43,7 @@ impl Resource {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 other => Ok(other?),
             },
+            Resource::Cgroup { cgroup } => cgroup.remove(),
             Resource::Process { pid, start_time } => {
                 let pid = nix::unistd::Pid::from_raw(*pid);
                 if process_start_time(pid) == Some(*start_time) {
@@ -61,6 +64,10 @@ impl Resource {
             Resource::Lease { block } => format!("the address block {block}"),
             Resource::File { path } => format!("the file {}", path.display()),
             Resource::Process { pid, .. } => format!("the process {pid}"),
+            Resource::Cgroup { cgroup } => match cgroup.dirs.first() {
+                Some(d) => format!("the cgroup {}", d.path.display()),
+                None => "an empty cgroup".into(),
+            },
         }
     }
 }
@@ -176,6 +183,7 @@ impl Resource {
             Resource::Lease { .. } => "lease",
             Resource::File { .. } => "file",
             Resource::Process { .. } => "process",
+            Resource::Cgroup { .. } => "cgroup",
         }
     }
 }
