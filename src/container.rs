@@ -186,8 +186,11 @@ pub struct Running {
     sync: ParentSide,
     output: Option<OwnedFd>,
     reaped: bool,
-    /// What the host side created for this container (veth, forwarders), undone after it is reaped.
+    /// What the host side created for this container (cgroup, forwarders), undone after it is
+    /// reaped.
     host: Cleanup,
+    /// The veth pair: the kernel deletes it with the container's network namespace.
+    veth: Option<crate::runtime::Owned>,
     /// The name of the veth's host end, when the container has a network.
     pub host_end: Option<String>,
     /// The container's cgroup (stage 06), to read its counters while it runs.
@@ -245,13 +248,16 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         output: out_rx,
         reaped: false,
         host: Cleanup::new(),
+        veth: None,
         host_end,
         cgroup: None,
     };
     crate::runtime::record::checkpoint("cloned");
     // The host's part, while the child waits: it needs the child's PID, and must be done before
     // the child goes on. If it fails, dropping `running` kills the child and undoes what was made.
-    running.cgroup = host_side(config, pid, &tag, &mut running.host)?;
+    let (cgroup, veth) = host_side(config, pid, &tag, &mut running.host)?;
+    running.cgroup = cgroup;
+    running.veth = veth;
     crate::runtime::record::checkpoint("host-side-done");
     Ok(running.take())
 }
@@ -263,8 +269,9 @@ fn host_side(
     pid: Pid,
     tag: &str,
     cleanup: &mut Cleanup,
-) -> anyhow::Result<Option<crate::cgroups::Cgroup>> {
+) -> anyhow::Result<(Option<crate::cgroups::Cgroup>, Option<crate::runtime::Owned>)> {
     let mut cgroup = None;
+    let mut veth = None;
     if let Some(c) = &config.cgroup {
         // 06: a cgroup of its own with its limits written, and the child moved in while it still
         // waits, so that everything it runs is counted and limited from its first instruction.
@@ -277,10 +284,12 @@ fn host_side(
     }
     if let Some(net) = &config.network {
         // 04: a veth pair, one end moved into the child's network namespace.
-        crate::network::host_side(net, tag, pid, cleanup)
-            .context("connect the container to the host")?;
+        veth = Some(
+            crate::network::host_side(net, tag, pid, cleanup)
+                .context("connect the container to the host")?,
+        );
     }
-    Ok(cgroup)
+    Ok((cgroup, veth))
 }
 // ANCHOR_END: host_side
 
@@ -321,6 +330,7 @@ impl Running {
             output: self.output.take(),
             reaped: self.reaped,
             host: std::mem::take(&mut self.host),
+            veth: self.veth.take(),
             host_end: self.host_end.take(),
             cgroup: self.cgroup.take(),
         };
@@ -439,6 +449,10 @@ impl Drop for Running {
     fn drop(&mut self) {
         // The process first: a veth's peer or a forwarder's target must not outlive it.
         self.kill_and_reap();
+        if let Some(veth) = self.veth.take() {
+            // Reaped: its network namespace is going, and the kernel deletes the pair with it.
+            veth.forget();
+        }
         for failure in self.host.run() {
             eprintln!("warning: {failure}; remove it by hand");
         }

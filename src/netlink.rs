@@ -248,9 +248,23 @@ impl Netlink {
     /// whatever goes in one end comes out of the other. Why: move one end into the container's
     /// namespace and the container has a network card wired to the host.
     pub fn add_veth(&mut self, name: &str, peer: &str) -> Result<()> {
-        let op = format!("ip link add {name} type veth peer name {peer}");
+        self.add_veth_into(name, peer, None)
+    }
+
+    /// `ip link add NAME type veth peer name PEER netns PID`: the pair with its peer made straight
+    /// in the network namespace of process PID. Why: moving a link to another namespace afterwards
+    /// (`ip link set PEER netns PID`) waits for an RCU grace period, about 20 ms, on every container
+    /// start; making it there costs nothing extra.
+    pub fn add_veth_into(&mut self, name: &str, peer: &str, netns_pid: Option<i32>) -> Result<()> {
+        let op = match netns_pid {
+            Some(pid) => format!("ip link add {name} type veth peer name {peer} netns {pid}"),
+            None => format!("ip link add {name} type veth peer name {peer}"),
+        };
         let mut peer_message = LinkMessage::default();
         peer_message.attributes.push(LinkAttribute::IfName(peer.to_string()));
+        if let Some(pid) = netns_pid {
+            peer_message.attributes.push(LinkAttribute::NetNsPid(pid as u32));
+        }
         let mut message = LinkMessage::default();
         message.attributes.push(LinkAttribute::IfName(name.to_string()));
         message.attributes.push(LinkAttribute::LinkInfo(vec![

@@ -188,7 +188,9 @@ pub fn idmapped_tree(dir: &Path, user: &UserNamespace) -> anyhow::Result<OwnedFd
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
-        propagation: 0,
+        // Private: on a host whose / is shared (every systemd machine) a clone of the tree would
+        // join the host's peer group, and the container's mounts under it would appear on the host.
+        propagation: libc::MS_PRIVATE,
         userns_fd: userns.as_raw_fd() as u64,
     };
     let empty = c"";

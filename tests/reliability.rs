@@ -47,13 +47,15 @@ fn wait_until_stopped(child: &mut Child, point: &str) {
 /// `then` (the next run, or `cleanup`) leaves the host exactly as before.
 fn kill_at(bin: &str, args: &[&str], point: &str, then: impl FnOnce()) {
     let before = HostState::capture();
-    let mut child = facts::command(stage(bin), args)
+    let child = facts::command(stage(bin), args)
         .env("WORKSHOP_STOP_AT", point)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until_stopped(&mut child, point);
+    let mut stages = Stages(vec![(child, 0, point.to_string())]);
+    let child = &mut stages.0[0].0;
+    wait_until_stopped(child, point);
     child.kill().unwrap(); // SIGKILL: no guard, no handler runs.
     child.wait().unwrap();
     let killed = HostState::capture();
@@ -62,7 +64,7 @@ fn kill_at(bin: &str, args: &[&str], point: &str, then: impl FnOnce()) {
         "{bin} killed at {point} left no record: the test would prove nothing"
     );
     then();
-    let after = HostState::capture();
+    let after = HostState::capture_settled(&before);
     if let Some(diff) = after.diff(&before) {
         panic!("{bin} killed at {point}, then cleaned up, still left: {diff}");
     }
@@ -129,6 +131,23 @@ fn http_get(port: u16) -> Option<String> {
     page.contains("200 OK").then_some(page)
 }
 
+/// Stages started by a test: stopped with SIGTERM (and reaped) when the test ends, also when it
+/// fails half-way, so that a failed assertion leaves no container running.
+struct Stages(Vec<(Child, u16, String)>);
+
+impl Drop for Stages {
+    fn drop(&mut self) {
+        for (child, _, _) in &mut self.0 {
+            if let Ok(None) = child.try_wait() {
+                // SAFETY: kill(2) with a child's PID. A stopped stage gets SIGCONT after SIGTERM.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
 /// N containers of a stage at once, each publishing its own port: each gets its own address, each
 /// port is answered by its own container, and all of it is gone afterwards.
 fn parallel_containers(bin: &str, n: usize) {
@@ -139,7 +158,7 @@ fn parallel_containers(bin: &str, n: usize) {
             (0..n).map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).collect();
         let ports: Vec<u16> = held.iter().map(|l| l.local_addr().unwrap().port()).collect();
         drop(held);
-        let mut running = Vec::new();
+        let mut running = Stages(Vec::new());
         for (i, port) in ports.into_iter().enumerate() {
             let (p, h) = (format!("{port}:80"), format!("c{i}"));
             let child =
@@ -148,11 +167,11 @@ fn parallel_containers(bin: &str, n: usize) {
                     .stderr(Stdio::piped())
                     .spawn()
                     .unwrap();
-            running.push((child, port, h));
+            running.0.push((child, port, h));
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut addresses = Vec::new();
-        for (child, port, name) in &mut running {
+        for (child, port, name) in &mut running.0 {
             let page = loop {
                 if let Some(page) = http_get(*port) {
                     break page;
@@ -176,11 +195,11 @@ fn parallel_containers(bin: &str, n: usize) {
             assert!(!addresses.contains(&addr), "two containers share the address {addr}");
             addresses.push(addr);
         }
-        for (child, _, _) in &mut running {
+        for (child, _, _) in &mut running.0 {
             // SAFETY: kill(2) with a child's PID.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         }
-        for (child, _, name) in &mut running {
+        for (child, _, name) in &mut running.0 {
             let status = child.wait().unwrap();
             assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{name} ended with {status}");
         }

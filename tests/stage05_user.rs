@@ -108,3 +108,25 @@ fn exit_status_signals_bad_input_and_leftovers() {
     let Some(_s) = common::root_and_serial() else { return };
     common::common_stage_checks(bin());
 }
+
+/// systemd makes / shared, so that mounts propagate between namespaces; this machine's / may be
+/// private. A mount namespace of the test's own with / made shared stands in for such a host: the
+/// stage must pass there too, and leave its mount table as it was (an idmapped copy of a shared
+/// tree would join its peer group, and the container's /proc, /dev and /sys would appear in it).
+#[test]
+fn on_a_host_whose_root_is_shared_no_mount_leaks_out() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let script = format!(
+        "mount --make-rshared / && before=$(wc -l < /proc/self/mountinfo) && {bin} -- true && {bin} -- true && after=$(wc -l < /proc/self/mountinfo) && echo \"mounts $before $after\"",
+        bin = bin().display()
+    );
+    let out = facts::run_command({
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--mount", "--propagation", "unchanged", "sh", "-c", &script]);
+        c
+    });
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    let counts: Vec<&str> = out.stdout.split_whitespace().skip(1).collect();
+    assert_eq!(counts.len(), 2, "{}", out.stdout);
+    assert_eq!(counts[0], counts[1], "mounts leaked into the shared host namespace");
+}

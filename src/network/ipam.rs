@@ -79,7 +79,12 @@ pub fn lease(pool: &Subnet, prefix_len: u8) -> anyhow::Result<(Owned, Subnet)> {
     let path = dir.join("leases.json");
     let mut table = load(&path);
     table.leases.retain(Lease::owner_alive);
-    let taken: Vec<Subnet> = table.leases.iter().filter_map(|l| l.block.parse().ok()).collect();
+    let mut taken: Vec<Subnet> = table.leases.iter().filter_map(|l| l.block.parse().ok()).collect();
+    // A block whose address is still on a workshop link stays taken after its lease is gone: the
+    // kernel removes an ended container's veth pair a moment after the container.
+    taken.extend(
+        super::workshop_addresses()?.into_iter().map(|a| Subnet { base: a, prefix_len: 32 }),
+    );
     let block = first_free(pool, prefix_len, &taken).ok_or_else(|| {
         anyhow::anyhow!(
             "every /{prefix_len} block of the workshop subnet {pool} is in use by a running container; stop one, or give a wider subnet with --subnet"

@@ -154,24 +154,42 @@ pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
 /// The host's part, while the container waits: a veth pair, one end moved into the container's
 /// network namespace, the other given the gateway address (or plugged into a bridge); then the
 /// published ports. Each thing is written to the run's record before it is created.
+///
+/// The veth pair is returned rather than put in `cleanup`: once the container's last process is
+/// gone, its network namespace dies and the kernel deletes both ends by itself, so the caller only
+/// [`Owned::forget`]s it then. Deleting it with RTM_DELLINK instead would wait for an RCU grace
+/// period, 20 ms or more, on every container's exit. Until the kernel has done so, [`ipam`] does not
+/// hand the block out again.
 pub fn host_side(
     net: &NetworkConfig,
     tag: &str,
     pid: Pid,
     cleanup: &mut Cleanup,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Owned> {
     let mut nl = netlink()?;
     let (host_end, container_end) = veth_names(tag);
-    // ip link add wsh-TAG type veth peer name wsc-TAG
+    // ip link add wsh-TAG type veth peer name wsc-TAG netns PID: the container's end is made in
+    // the container's network namespace (the same as making it here, then `ip link set wsc-TAG
+    // netns PID`, without the ~20 ms wait for an RCU grace period that a move costs).
     // Deleting one end of a veth pair deletes both; it also goes when the container's namespace does.
-    cleanup.create(Resource::Link { name: host_end.clone() }, || {
-        Ok(nl.add_veth(&host_end, &container_end)?)
+    let (veth, ()) = Owned::create(Resource::Link { name: host_end.clone() }, || {
+        nl.add_veth_into(&host_end, &container_end, Some(pid.as_raw())).map_err(|e| {
+            if e.errno() == Some(nix::errno::Errno::EOPNOTSUPP) {
+                anyhow::anyhow!("this kernel has no veth driver: load it with `modprobe veth` (see `cargo run -- doctor`)")
+            } else {
+                e.into()
+            }
+        })
     })?;
-    // ip link set wsc-TAG netns PID
-    nl.move_to_netns_of(&container_end, pid.as_raw())?;
     match &net.attach {
-        // ip addr add 10.200.0.1/24 dev wsh-TAG
-        Attach::HostEnd => nl.add_address(&host_end, net.gateway, net.subnet.prefix_len)?,
+        // ip addr add 10.200.0.1/30 dev wsh-TAG
+        Attach::HostEnd => {
+            // The same run's previous container on this block may still be on its way out (the
+            // kernel deletes its pair a moment after it ends): two links with one address would
+            // split the traffic between them, so wait for it to go.
+            wait_until_address_free(net.gateway, std::time::Duration::from_secs(2))?;
+            nl.add_address(&host_end, net.gateway, net.subnet.prefix_len)?
+        }
         // ip link set wsh-TAG master BRIDGE
         Attach::Bridge(bridge) => nl.set_master(&host_end, bridge)?,
     }
@@ -181,7 +199,7 @@ pub fn host_side(
         let fwd = forward::start(p.host_port, SocketAddrV4::new(net.address, p.container_port))?;
         cleanup.push(Owned::adopt(fwd.resource())?);
     }
-    Ok(())
+    Ok(veth)
 }
 // ANCHOR_END: host_side
 
@@ -281,6 +299,44 @@ impl HostNetwork {
     /// The names of the host's links, for narration.
     pub fn link_names(&self) -> Vec<String> {
         self.links.iter().filter_map(|l| l.split_once(' ').map(|(_, n)| n.to_string())).collect()
+    }
+}
+
+/// The addresses on the workshop's own links (a veth's host end, a bridge), including those of
+/// containers that have just ended and whose links the kernel has not removed yet.
+pub fn workshop_addresses() -> anyhow::Result<Vec<Ipv4Addr>> {
+    let mut nl = netlink()?;
+    let links = nl.links()?;
+    let ours: Vec<u32> =
+        links.iter().filter(|l| is_workshop_link(&l.name)).map(|l| l.index).collect();
+    Ok(nl.addresses()?.into_iter().filter(|a| ours.contains(&a.index)).map(|a| a.address).collect())
+}
+
+/// Waits (at most `timeout`) until no workshop link holds `address`.
+fn wait_until_address_free(address: Ipv4Addr, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while workshop_addresses()?.contains(&address) {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the address {address} is still on another container's link");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Waits (at most `timeout`) until the host's workshop links are those in `expected`: the kernel
+/// removes a dead container's veth pair a moment after its last process is gone.
+pub fn settle_links(expected: &[String], timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        let now: Vec<String> = netlink()
+            .and_then(|mut nl| Ok(nl.links()?))
+            .map(|l| l.into_iter().map(|l| l.name).filter(|n| is_workshop_link(n)).collect())
+            .unwrap_or_default();
+        if now.iter().all(|n| expected.contains(n)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 

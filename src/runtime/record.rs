@@ -261,6 +261,14 @@ impl Owned {
         self.resource.as_ref().expect("an Owned always holds its resource until dropped")
     }
 
+    /// Strikes it off the record without undoing it: for what the kernel removes by itself, such
+    /// as a veth pair whose container's network namespace has just died.
+    pub fn forget(mut self) {
+        if let Some(resource) = self.resource.take() {
+            untrack(&resource);
+        }
+    }
+
     /// Undoes it now and says whether that worked.
     pub fn release(mut self) -> anyhow::Result<()> {
         self.undo_now()

@@ -136,7 +136,7 @@ pub fn assert_one_clear_line(out: &Outcome, expected_status: i32, mentions: &[&s
 pub fn leaves_host_as_found<T>(f: impl FnOnce() -> T) -> T {
     let before = HostState::capture();
     let result = f();
-    let after = HostState::capture();
+    let after = HostState::capture_settled(&before);
     if let Some(diff) = after.diff(&before) {
         panic!("the run left something behind: {diff}");
     }
