@@ -24,6 +24,7 @@ pub mod rootfs;
 pub mod signals;
 pub mod stage;
 pub mod sync;
+pub mod toolbox;
 pub mod userns;
 pub mod uts;
 
