@@ -146,17 +146,18 @@ impl Plan {
         Plan { source, tools }
     }
 
-    /// The tools `stage` uses that this plan cannot provide, each with what brings it:
-    /// `["httpd (the workshop's toolbox: cargo build --bin toolbox)", "ip (package iproute2)"]`.
+    /// The tools `stage` uses that this plan cannot provide, grouped by what brings them:
+    /// `["ip, tc (package iproute2)", "ping, wget, nc, httpd (the workshop's toolbox, …)"]`.
     pub fn missing_for(&self, stage: Stage) -> Vec<String> {
-        self.tools
-            .iter()
-            .filter(|(t, _)| t.stage <= stage)
-            .filter_map(|(t, o)| match o {
-                Origin::Missing(why) => Some(format!("{} ({why})", t.name)),
-                _ => None,
-            })
-            .collect()
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (tool, origin) in self.tools.iter().filter(|(t, _)| t.stage <= stage) {
+            let Origin::Missing(why) = origin else { continue };
+            match groups.iter_mut().find(|(w, _)| w == why) {
+                Some((_, names)) => names.push(tool.name),
+                None => groups.push((why, vec![tool.name])),
+            }
+        }
+        groups.into_iter().map(|(why, names)| format!("{} ({why})", names.join(", "))).collect()
     }
 }
 
@@ -221,9 +222,16 @@ mod tests {
         );
         let missing = plan.missing_for(Stage::Rootfs);
         assert!(missing.contains(&"sh (package dash)".to_string()), "{missing:?}");
-        assert!(missing
-            .contains(&"httpd (the workshop's toolbox: cargo build --bin toolbox)".to_string()));
-        assert!(!missing.iter().any(|m| m.starts_with("stat ")), "stat is first used at 05");
+        assert!(
+            missing.contains(
+                &"ping, wget, nc, httpd (the workshop's toolbox: cargo build --bin toolbox)"
+                    .to_string()
+            ),
+            "{missing:?}"
+        );
+        assert!(missing.iter().any(|m| m.starts_with("ip (package iproute2)")), "{missing:?}");
+        assert!(!missing.iter().any(|m| m.contains("stat")), "stat is first used at 05");
+        assert!(plan.missing_for(Stage::User).iter().any(|m| m.starts_with("ls, cat, echo")));
         let busybox = Plan::resolve(
             Source::StaticBusybox("/bin/busybox".into()),
             &TOOLS.iter().map(|t| t.name.to_string()).filter(|n| n != "httpd").collect::<Vec<_>>(),
