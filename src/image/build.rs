@@ -83,9 +83,11 @@ fn sweep_leftovers(store: &Path) {
 }
 
 fn populate(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
+    // lib and lib64 exist whatever the source, so that `ls /` (in stage 03's snapshot) reads the
+    // same with busybox as with the host's binaries, whose libraries and loader live there.
     for d in [
-        "bin", "sbin", "usr/bin", "usr/sbin", "dev", "etc", "proc", "sys", "tmp", "root",
-        "var/www", "home", "run",
+        "bin", "sbin", "usr/bin", "usr/sbin", "lib", "lib64", "dev", "etc", "proc", "sys", "tmp",
+        "root", "var/www", "home", "run",
     ] {
         fs::create_dir_all(dir.join(d))?;
     }

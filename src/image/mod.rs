@@ -32,7 +32,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Bump when the layout of the built root filesystem changes, so caches are rebuilt.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// The file in a built root filesystem that says how it was built (the cache stamp).
 pub const STAMP: &str = ".workshop-rootfs";
 
