@@ -181,3 +181,24 @@ fn a_busybox_rootfs_links_every_applet_to_one_binary() {
         run_in(&root, "id -u; httpd -p 8000 -h /var/www; wget -q -O - http://127.0.0.1:8000/");
     assert_eq!(out.stdout, "0\nhello from inside the container\n", "{}", out.stderr);
 }
+
+#[test]
+fn without_the_toolbox_the_default_rootfs_is_refused_with_the_command_that_builds_it() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let store = Store::new("no-toolbox");
+    let out = workshop::facts::run_command({
+        let mut cmd =
+            workshop::facts::command(Path::new(env!("CARGO_BIN_EXE_workshop")), &["rootfs"]);
+        cmd.env("WORKSHOP_STORE", &store.0)
+            .env("WORKSHOP_ROOTFS_SOURCE", "host")
+            .env("WORKSHOP_TOOLBOX", store.0.join("no-toolbox"));
+        cmd
+    });
+    assert_eq!(out.status, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("httpd, nc, wget and ping") && out.stderr.contains("does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(!store.rootfs().exists(), "nothing is built half-way");
+}

@@ -193,7 +193,17 @@ pub fn ensure(custom: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = custom {
         return check_custom(dir);
     }
-    ensure_at(&default_rootfs(), &plan()?)
+    let plan = plan()?;
+    // A tool missing from the host is named by doctor and by the shell inside; a toolbox not
+    // built yet is one command away, so say it now rather than fail later inside a container.
+    let toolbox_missing = plan.tools.iter().find_map(|(t, o)| match o {
+        Origin::Missing(why) if t.provider == Provider::Toolbox => Some(why),
+        _ => None,
+    });
+    if let (Source::HostBinaries, Some(why)) = (&plan.source, toolbox_missing) {
+        bail!("the root filesystem takes httpd, nc, wget and ping from {why}; or install busybox-static");
+    }
+    ensure_at(&default_rootfs(), &plan)
 }
 
 /// Builds `root` from `plan` unless its stamp says it already was. Safe to call from many
