@@ -202,3 +202,29 @@ fn without_the_toolbox_the_default_rootfs_is_refused_with_the_command_that_build
     );
     assert!(!store.rootfs().exists(), "nothing is built half-way");
 }
+
+#[test]
+fn without_iproute2_the_toolboxs_ip_lists_links_addresses_and_routes() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let store = Store::new("no-iproute2");
+    // A PATH holding every host tool but iproute2's: this machine as if it had no iproute2.
+    let bin = store.0.join("path");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (tool, origin) in &host_plan().tools {
+        if let (Origin::HostBinary(p), false) = (origin, ["ip", "tc"].contains(&tool.name)) {
+            std::os::unix::fs::symlink(p, bin.join(tool.name)).unwrap();
+        }
+    }
+    let plan = Plan::resolve(Source::HostBinaries, &[], &[bin], Ok(toolbox()));
+    assert!(plan.tools.iter().any(|(t, o)| t.name == "ip" && matches!(o, Origin::Toolbox(_))));
+    let root = image::ensure_at(&store.rootfs(), &plan).unwrap();
+    assert_eq!(std::fs::read_link(root.join("bin/ip")).unwrap(), Path::new("toolbox"));
+    let out = run_in(&root, "ip -o link; ip -o -4 addr show lo; ip route; ip addr show nope");
+    assert_eq!(
+        out.stdout,
+        "1: lo: <LOOPBACK,UP>\\    link/loopback\n1: lo    inet 127.0.0.1/8 scope host\n",
+        "{}",
+        out.stderr
+    );
+    assert_eq!((out.status, out.stderr.trim()), (1, "Device \"nope\" does not exist."));
+}

@@ -16,8 +16,8 @@ const OLD_PREFIX: &str = ".rootfs-old-";
 /// The cache stamp: the layout version, the source, and where each tool came from. Host paths
 /// are the same on every build of this machine, so the stamp changes only when the machine or the
 /// settings do (busybox installed, a package added, `WORKSHOP_ROOTFS_SOURCE` changed). The
-/// toolbox is named without its path, so clones in different directories share one image; bump
-/// [`LAYOUT_VERSION`] when its behaviour changes.
+/// toolbox is named without its path, so clones in different directories share one image; its
+/// applets are listed, and [`LAYOUT_VERSION`] is bumped when one of them changes behaviour.
 pub(super) fn stamp_text(plan: &Plan) -> String {
     let mut text = format!("layout {LAYOUT_VERSION}\nsource {}\n", plan.source);
     if plan.source == Source::HostBinaries {
@@ -30,6 +30,9 @@ pub(super) fn stamp_text(plan: &Plan) -> String {
             };
             text.push_str(&format!("tool {} {from}\n", tool.name));
         }
+        // A toolbox with a new applet makes a new stamp by itself; a changed applet needs a bump.
+        let applets: Vec<&str> = crate::toolbox::APPLETS.iter().map(|(a, _)| *a).collect();
+        text.push_str(&format!("toolbox {}\n", applets.join(" ")));
     }
     text
 }

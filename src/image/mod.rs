@@ -31,8 +31,9 @@ use anyhow::{bail, Context};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Bump when the layout of the built root filesystem changes, so caches are rebuilt.
-pub const LAYOUT_VERSION: u32 = 3;
+/// Bump when the layout of the built root filesystem, or what a toolbox applet does, changes, so
+/// that cached images are rebuilt.
+pub const LAYOUT_VERSION: u32 = 4;
 /// The file in a built root filesystem that says how it was built (the cache stamp).
 pub const STAMP: &str = ".workshop-rootfs";
 

@@ -130,9 +130,13 @@ impl Plan {
                         }
                     }
                     (Source::HostBinaries, Provider::Host(package)) => {
-                        match path.iter().map(|d| d.join(t.name)).find(|p| is_executable(p)) {
-                            Some(p) => Origin::HostBinary(p),
-                            None => Origin::Missing(format!("package {package}")),
+                        let found = path.iter().map(|d| d.join(t.name)).find(|p| is_executable(p));
+                        // The toolbox stands in for a host tool it has an applet for (`ip`).
+                        let in_toolbox = crate::toolbox::APPLETS.iter().any(|(a, _)| *a == t.name);
+                        match (found, &toolbox) {
+                            (Some(p), _) => Origin::HostBinary(p),
+                            (None, Ok(tb)) if in_toolbox => Origin::Toolbox(tb.clone()),
+                            (None, _) => Origin::Missing(format!("package {package}")),
                         }
                     }
                     (Source::HostBinaries, Provider::Toolbox) => match &toolbox {
@@ -232,6 +236,15 @@ mod tests {
         assert!(missing.iter().any(|m| m.starts_with("ip (package iproute2)")), "{missing:?}");
         assert!(!missing.iter().any(|m| m.contains("stat")), "stat is first used at 05");
         assert!(plan.missing_for(Stage::User).iter().any(|m| m.starts_with("ls, cat, echo")));
+        // Without iproute2, the toolbox's ip stands in; tc has no stand-in.
+        let tb = PathBuf::from("/x/toolbox");
+        let plan =
+            Plan::resolve(Source::HostBinaries, &[], std::slice::from_ref(&dir), Ok(tb.clone()));
+        assert!(plan
+            .tools
+            .iter()
+            .any(|(t, o)| t.name == "ip" && *o == Origin::Toolbox(tb.clone())));
+        assert!(plan.missing_for(Stage::Network).contains(&"tc (package iproute2)".to_string()));
         let busybox = Plan::resolve(
             Source::StaticBusybox("/bin/busybox".into()),
             &TOOLS.iter().map(|t| t.name.to_string()).filter(|n| n != "httpd").collect::<Vec<_>>(),

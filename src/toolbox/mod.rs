@@ -16,8 +16,10 @@
 //! | [`nc`] | `[-w SECS] HOST PORT`, `-l [-w SECS] -p PORT` | connect (or listen and accept one), copy stdin to the socket and the socket to stdout |
 //! | [`wget`] | `[-q] [-O FILE] [-T SECS] http://HOST[:PORT]/PATH` | one HTTP/1.0 GET (`-O -`: to stdout) |
 //! | [`ping`] | `[-c COUNT] [-W SECS] [-i SECS] ADDR` | ICMP echo requests to an IPv4 address |
+//! | [`ip`] | `[-o] [-4] link\|addr\|route [show [dev] NAME]` | list links, addresses, routes (only where the host has no iproute2) |
 
 pub mod httpd;
+pub mod ip;
 pub mod nc;
 pub mod ping;
 pub mod wget;
@@ -26,11 +28,12 @@ use std::ffi::OsString;
 use std::path::Path;
 
 /// The applets, with their one-line usage.
-pub const APPLETS: [(&str, &str); 4] = [
+pub const APPLETS: [(&str, &str); 5] = [
     ("httpd", "httpd [-f] [-p [IP:]PORT] [-h DIR]"),
     ("nc", "nc [-w SECS] HOST PORT  |  nc -l [-w SECS] -p PORT"),
     ("wget", "wget [-q] [-O FILE] [-T SECS] http://HOST[:PORT]/PATH"),
     ("ping", "ping [-c COUNT] [-W SECS] [-i SECS] ADDR"),
+    ("ip", "ip [-o] [-4] link|addr|route [show [dev] NAME]"),
 ];
 
 /// Names the multi-call binary answers to as itself rather than as an applet.
@@ -67,6 +70,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "nc" => nc::main(&rest),
         "wget" => wget::main(&rest),
         "ping" => ping::main(&rest),
+        "ip" => ip::main(&rest),
         other => Err(Failure::Usage(format!("toolbox has no applet {other:?}"))),
     };
     match result {
