@@ -11,7 +11,7 @@ use workshop::lesson::{self, Lesson};
 use workshop::narrate::{ms, var};
 use workshop::network::forward::Publish;
 use workshop::network::{self, Attach, Bridge, HostNetwork, NetworkConfig};
-use workshop::{image, Stage};
+use workshop::Stage;
 
 /// Stage 04: a network namespace with a veth pair to the host, an address, a route.
 ///
@@ -299,7 +299,8 @@ fn wait_for_port(addr: SocketAddrV4) {
     }
 }
 
-/// `ip -o -4 addr` and `ip route` output, without the run-to-run interface index.
+/// `ip -o -4 addr` and `ip route` output, without the run-to-run interface index, the same from
+/// iproute2's `ip` as from busybox's.
 fn addresses_and_routes(text: &str) -> String {
     text.lines()
         .map(|l| {
@@ -308,7 +309,8 @@ fn addresses_and_routes(text: &str) -> String {
                 Some(i) => {
                     format!("{} inet {}", f.get(1).unwrap_or(&""), f.get(i + 1).unwrap_or(&""))
                 }
-                None => f.join(" "),
+                // iproute2 says `proto kernel` for the route the address made; busybox's ip does not.
+                None => f.join(" ").replace(" proto kernel", ""),
             }
         })
         .collect::<Vec<_>>()
@@ -362,15 +364,9 @@ fn accept_line(listener: &TcpListener) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Pings from the host with the root filesystem's own busybox (static: it runs on the host too).
+/// Pings from the host: one ICMP echo request, sent by the workshop's own ping (src/toolbox/ping.rs).
 fn host_ping(ip: Ipv4Addr) -> anyhow::Result<bool> {
-    let busybox = image::ensure(None)?.join("bin/busybox");
-    let status = std::process::Command::new(busybox)
-        .args(["ping", "-c", "1", "-W", "2", &ip.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()?;
-    Ok(status.success())
+    Ok(workshop::toolbox::ping::once(ip, Duration::from_secs(2))?)
 }
 
 /// The port if it is free on 127.0.0.1, else one the kernel picks.

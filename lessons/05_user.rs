@@ -183,7 +183,9 @@ fn id_inside_and_outside(config: &Config) -> anyhow::Result<(String, u32)> {
     running.release()?;
     let output = running.read_line();
     let uid = userns::host_uid(running.pid).unwrap_or(0);
-    Ok((output.trim().to_string(), uid))
+    // coreutils' id adds ` groups=0(root)` where busybox's does not: the same either way.
+    let output = output.split(" groups=").next().unwrap_or_default().trim().to_string();
+    Ok((output, uid))
 }
 
 fn owner(path: &Path) -> anyhow::Result<u32> {

@@ -124,6 +124,8 @@ pub struct Report {
     pub overlay: bool,
     pub veth: bool,
     pub busybox: Option<std::path::PathBuf>,
+    /// Where each tool of the default root filesystem would come from, or why there is no plan.
+    pub rootfs_plan: Result<crate::image::Plan, String>,
     pub root_propagation: String,
     /// What killed runs left on the host, one line each (see `cargo run -- cleanup`).
     pub leftovers: Vec<String>,
@@ -143,6 +145,7 @@ impl Report {
             overlay: has_filesystem("overlay"),
             veth: has_veth(),
             busybox: crate::image::find_static_busybox(),
+            rootfs_plan: crate::image::plan().map_err(|e| e.to_string()),
             root_propagation: crate::mounts::root_propagation(),
             leftovers: crate::runtime::record::leftovers().iter().map(|l| l.describe()).collect(),
         }
@@ -159,6 +162,7 @@ impl Report {
         if stage >= Stage::Network && !self.veth {
             return Err("needs the veth network driver (modprobe veth)".into());
         }
+        tools_ready(stage, &self.rootfs_plan)?;
         if stage >= Stage::Cgroups && self.controllers.iter().filter(|c| c.usable).count() == 0 {
             return Err(format!("needs cgroup controllers; cgroups here: {}", self.cgroup));
         }
@@ -194,18 +198,7 @@ impl Report {
         }
         println!("  {} overlayfs", ok(self.overlay));
         println!("  {} veth network driver", ok(self.veth));
-        match &self.busybox {
-            Some(p) => println!(
-                "  {} static busybox at {} (used to build the root filesystem)",
-                ok(true),
-                p.display()
-            ),
-            None => println!(
-                "  {} no static busybox: the root filesystem is built from the host's own binaries \
-                 (apt install busybox-static for the full toolset)",
-                "!".yellow().bold()
-            ),
-        }
+        self.print_rootfs(ok);
         println!("  {} / has {} mount propagation", ok(true), self.root_propagation);
         if self.leftovers.is_empty() {
             println!("  {} nothing left behind by an earlier run", ok(true));
@@ -229,6 +222,48 @@ impl Report {
             };
             println!("  {:<14} {:<62} {status}", stage.bin(), stage.adds());
         }
+    }
+}
+
+impl Report {
+    /// Where the default root filesystem's tools come from, and what is missing with its package.
+    fn print_rootfs(&self, ok: impl Fn(bool) -> colored::ColoredString) {
+        let store = crate::image::display_path(&crate::image::default_rootfs());
+        match &self.rootfs_plan {
+            Ok(plan) => {
+                let missing = plan.missing_for(Stage::ALL[Stage::ALL.len() - 1]);
+                println!(
+                    "  {} root filesystem ({store}) from {}",
+                    ok(missing.is_empty()),
+                    plan.source
+                );
+                if let crate::image::Source::HostBinaries = plan.source {
+                    println!(
+                        "      {} no static busybox: fine, the host's tools are copied instead",
+                        "·".dimmed()
+                    );
+                }
+                for m in missing {
+                    println!("      {} missing: {m}", ok(false));
+                }
+            }
+            Err(why) => println!("  {} root filesystem: {why}", ok(false)),
+        }
+    }
+}
+
+/// Whether the default root filesystem would hold every tool `stage` uses inside its containers;
+/// if not, which are missing and what brings each one.
+pub fn tools_ready(stage: Stage, plan: &Result<crate::image::Plan, String>) -> Result<(), String> {
+    if stage < Stage::Rootfs {
+        return Ok(()); // stages 01 and 02 run on the host's own files
+    }
+    let plan = plan.as_ref().map_err(|why| format!("no root filesystem: {why}"))?;
+    let missing = plan.missing_for(stage);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("its root filesystem would lack {}", missing.join(", ")))
     }
 }
 

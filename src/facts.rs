@@ -257,7 +257,7 @@ impl HostState {
             d.push(format!("new entries in /tmp: {added:?}"));
         }
         if !workshop_added.is_empty() {
-            d.push(format!("new entries in target/workshop: {workshop_added:?}"));
+            d.push(format!("new entries in the image store: {workshop_added:?}"));
         }
         if self.hostname != before.hostname {
             d.push(format!("the hostname changed from {} to {}", before.hostname, self.hostname));
@@ -422,16 +422,9 @@ pub fn host_mounts_unchanged(bin: &Path) -> Result<(), String> {
     })
 }
 
-/// The default root filesystem the stage uses, as `target/workshop/rootfs` beside the binary.
-pub fn default_rootfs_for(bin: &Path) -> PathBuf {
-    let target = bin
-        .ancestors()
-        .find(|a| a.file_name().is_some_and(|n| n == "target"))
-        .map(Path::to_path_buf);
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) => PathBuf::from(t).join("workshop/rootfs"),
-        None => target.unwrap_or_else(|| PathBuf::from("target")).join("workshop/rootfs"),
-    }
+/// The default root filesystem the stage uses: the image store's (see [`crate::image::store_dir`]).
+pub fn default_rootfs_for(_bin: &Path) -> PathBuf {
+    crate::image::default_rootfs()
 }
 
 pub fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
@@ -621,14 +614,10 @@ pub fn packets_cross_the_veth(bin: &Path) -> Result<(), String> {
     let host_end =
         new.first().ok_or("no new wsh-… link appeared on the host for the running container")?;
     let (_, container_ip) = cable_of(host_end)?;
-    let busybox = crate::image::ensure(None).map_err(|e| e.to_string())?.join("bin/busybox");
-    let ping = Command::new(busybox)
-        .args(["ping", "-c", "1", "-W", "2", &container_ip.to_string()])
-        .output()
-        .map_err(|e| e.to_string())?;
+    let replied = crate::toolbox::ping::once(container_ip, Duration::from_secs(2));
     let rx = crate::network::rx_packets(host_end);
     drop(live);
-    expect(ping.status.success(), || {
+    expect(replied.is_ok_and(|r| r), || {
         format!(
             "the host's ping to {container_ip} got no reply: the container's eth0 does not answer"
         )

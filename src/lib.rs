@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod signals;
 pub mod stage;
 pub mod sync;
+pub mod toolbox;
 pub mod userns;
 pub mod uts;
 

@@ -115,10 +115,11 @@ pub fn is_workshop_link(name: &str) -> bool {
 pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
     let mut nl = netlink()?;
     let links = nl.links()?;
-    let ours = |index: Option<u32>| {
-        index
-            .and_then(|i| links.iter().find(|l| l.index == i))
-            .is_some_and(|l| is_workshop_link(&l.name))
+    // A route or address whose link is not in the list belongs to a link that went between the
+    // two dumps: an ended container's veth, which the kernel is removing. Not the host's.
+    let ours = |index: Option<u32>| match index.and_then(|i| links.iter().find(|l| l.index == i)) {
+        Some(l) => is_workshop_link(&l.name),
+        None => index.is_some(),
     };
     let name = |index: Option<u32>| {
         index
