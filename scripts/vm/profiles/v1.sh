@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034,SC2154 # variables and $bb are the init's
 # Profile v1: only cgroup v1 hierarchies, as on older distributions (Debian 10, Ubuntu 20.04,
 # CentOS 7) and on machines booted with systemd.unified_cgroup_hierarchy=0: a tmpfs on
 # /sys/fs/cgroup with one v1 hierarchy per controller (cpu and cpuacct together, net_cls and

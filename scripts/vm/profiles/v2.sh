@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034,SC2154 # variables and $bb are the init's
 # Profile v2: a pure cgroup v2 machine, as on Ubuntu 22.04+, Debian 12, Fedora, current Arch.
 # cgroup2 alone on /sys/fs/cgroup (no v1 hierarchy), every controller enabled in the root's
 # subtree_control, and the tests run in a login session's leaf cgroup, as a shell under systemd
