@@ -93,12 +93,14 @@ impl ContainerLayer {
     /// upper dir and that both are on the same one (stat's st_dev).
     pub fn create(state_root: &Path, id: &str) -> anyhow::Result<ContainerLayer> {
         let layer = ContainerLayer::at(state_root, id)?;
+        // Check before creating anything: the nearest existing ancestor is where the dirs would go.
+        let existing = state_root.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+        check_upper_filesystem(existing)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o711)
             .create(state_root.join("containers"))
             .with_context(|| format!("creating {}", state_root.display()))?;
-        check_upper_filesystem(state_root)?;
         fs::DirBuilder::new().mode(0o700).create(&layer.dir).with_context(|| {
             format!("creating {} (is container {id} already there?)", layer.dir.display())
         })?;
