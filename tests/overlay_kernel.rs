@@ -75,6 +75,17 @@ impl Drop for Scratch {
 /// Runs `f` in a forked child, in a new mount namespace made private first (so nothing it mounts
 /// reaches this one), and fails the test with the child's error if it had one.
 fn in_own_mount_namespace(f: impl FnOnce() -> anyhow::Result<()>) {
+    in_child(false, f)
+}
+
+/// The same, but first in a new user namespace where this process's uid and gid map to root (as
+/// `unshare --user --map-root-user` does), so the mount namespace belongs to it and the overlay is
+/// mounted the way an unprivileged user's would be.
+fn in_own_user_and_mount_namespace(f: impl FnOnce() -> anyhow::Result<()>) {
+    in_child(true, f)
+}
+
+fn in_child(user_namespace: bool, f: impl FnOnce() -> anyhow::Result<()>) {
     let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let (read, write) = nix::unistd::pipe().unwrap();
     let (mut read, write) = (fs::File::from(read), fs::File::from(write));
@@ -84,6 +95,13 @@ fn in_own_mount_namespace(f: impl FnOnce() -> anyhow::Result<()>) {
             drop(read);
             let result =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> anyhow::Result<()> {
+                    if user_namespace {
+                        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+                        unshare(CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
+                        fs::write("/proc/self/uid_map", format!("0 {uid} 1\n"))?;
+                        fs::write("/proc/self/setgroups", "deny")?;
+                        fs::write("/proc/self/gid_map", format!("0 {gid} 1\n"))?;
+                    }
                     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
                     workshop::mounts::make_private().context("mount --make-rprivate /")?;
                     f()
@@ -351,4 +369,29 @@ fn an_upper_dir_cannot_live_on_an_overlay_but_can_on_tmpfs() {
         unmount(&tmpfs)?;
         unmount(&merged)
     });
+}
+
+#[test]
+fn in_a_user_namespace_userxattr_keeps_overlays_marks_in_user_xattrs() {
+    if !common::require_root() {
+        return;
+    }
+    let s = Scratch::new("userns");
+    let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
+    let (opts, c) = container(&s, &demo.base, "c1");
+    let opts = opts.with_userxattr(true);
+    let merged = s.target("c1");
+    in_own_user_and_mount_namespace(|| {
+        mount::mount_overlay(&opts, &merged)?;
+        fs::remove_file(merged.join("etc/passwd"))?;
+        ensure!(inspect::is_whiteout(&fs::symlink_metadata(c.upper.join("etc/passwd"))?));
+        fs::remove_dir_all(merged.join("bin"))?;
+        fs::create_dir(merged.join("bin"))?;
+        let dir = c.upper.join("bin");
+        ensure!(inspect::xattr(&dir, "user.overlay.opaque").as_deref() == Some(&b"y"[..]));
+        ensure!(inspect::xattr(&dir, "trusted.overlay.opaque").is_none());
+        ensure!(fs::read_dir(merged.join("bin"))?.next().is_none(), "the old bin shows through");
+        unmount(&merged)
+    });
+    c.remove().unwrap();
 }
