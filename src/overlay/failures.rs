@@ -9,11 +9,10 @@
 //!   under the same mount" in the kernel log);
 //! - a lower layer inside the upper dir: `ELOOP` ("overlapping lowerdir path");
 //! - an upper dir on another overlay: `EINVAL` ("filesystem … not supported as upperdir");
-//! - an upper dir inside a lower layer: *accepted*. The kernel only traps a layer found inside
-//!   another's tree while it walks down from the upper dir; this one it lets through, and the
-//!   container's writes then change a lower layer under the mount, which overlayfs.rst calls
-//!   undefined behaviour. Nothing stops it but the caller, which is why [`super::ContainerLayer`]
-//!   keeps upper dirs in the state directory, never in the image store.
+//! - an upper dir inside a lower layer: *accepted* (the reverse of the ELOOP case above is not
+//!   caught), and the container's writes then change a lower layer under the mount, which
+//!   overlayfs.rst calls undefined behaviour. Nothing stops it but the caller, which is why
+//!   [`super::ContainerLayer`] keeps upper dirs in the state directory, never in the image store.
 
 use super::container_layer::remove_tree;
 use super::options::OverlayOptions;

@@ -202,9 +202,18 @@ pub fn import_tar_stream(store: &Path, reader: impl Read) -> anyhow::Result<Impo
 
 /// Imports a tarball (`docker export` output, plain or gzipped) as it is: its bytes are the layer.
 pub fn import_tarball(store: &Path, tarball: &Path) -> anyhow::Result<Imported> {
-    let reader = unpack::open_maybe_gzip(tarball)?;
-    import_tar_stream(store, reader)
+    import_tar_file(store, tarball)
         .with_context(|| format!("importing {} as a layer", tarball.display()))
+}
+
+/// A tar file is read twice: once to name it, so that a layer already stored is not unpacked again,
+/// then (when new) to unpack it, which names it again as it goes.
+fn import_tar_file(store: &Path, tarball: &Path) -> anyhow::Result<Imported> {
+    let digest = digest_of(unpack::open_maybe_gzip(tarball)?)?;
+    if layer_dir(store, &digest).is_dir() {
+        return Ok(Imported { digest, new: false });
+    }
+    import_tar_stream(store, unpack::open_maybe_gzip(tarball)?)
 }
 
 /// Imports a directory (an unpacked root filesystem) as a layer: writes the deterministic tar of it
@@ -221,7 +230,7 @@ pub fn import_dir(store: &Path, dir: &Path) -> anyhow::Result<Imported> {
             .with_context(|| format!("writing the tar of {}", dir.display()))?;
         file.flush()?;
         drop(file);
-        import_tar_stream(store, File::open(&tar_path)?)
+        import_tar_file(store, &tar_path)
     })();
     let _ = fs::remove_file(&tar_path);
     result.with_context(|| format!("importing {} as a layer", dir.display()))
