@@ -305,6 +305,9 @@ fn escaped_paths_reach_the_kernel_intact() {
     let merged = s.target("m");
     in_own_mount_namespace(|| {
         mount::mount_overlay(&opts, &merged)?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+        let lowers = workshop::overlay::options::lowerdirs_in_mountinfo(&mountinfo, &merged);
+        ensure!(lowers.as_ref() == Some(&opts.lower_top_first), "{lowers:?} in {mountinfo}");
         ensure!(fs::read_to_string(merged.join("file"))? == "odd\n");
         ensure!(fs::read_to_string(merged.join("etc/hostname"))? == "base\n");
         fs::write(merged.join("new"), "n")?;

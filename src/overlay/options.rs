@@ -101,9 +101,68 @@ pub fn escape(path: &Path) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The lower layers, top first, of the overlay mounted at `mount_point`, read from mountinfo(5) text
+/// the way a test checks the order from outside. The kernel shows the option as it was given, with
+/// the characters mountinfo cannot hold (space, tab, newline, `\`, `,`) as octal escapes (`\134`);
+/// both layers of escaping are undone here.
+pub fn lowerdirs_in_mountinfo(mountinfo: &str, mount_point: &Path) -> Option<Vec<PathBuf>> {
+    let line = mountinfo.lines().rev().find(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        fields.get(4).map(|m| unoctal(m)) == Some(mount_point.to_string_lossy().into_owned())
+            && line.contains(" - overlay ")
+    })?;
+    let super_options = line.split(" - ").nth(1)?.split(' ').nth(2)?;
+    let value = super_options.split(',').find_map(|o| o.strip_prefix("lowerdir="))?;
+    let value = unoctal(value);
+    // Split at the `:` that are not escaped, then drop the escaping backslashes.
+    let (mut layers, mut current, mut chars) = (Vec::new(), String::new(), value.chars());
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ':' => layers.push(PathBuf::from(std::mem::take(&mut current))),
+            c => current.push(c),
+        }
+    }
+    layers.push(PathBuf::from(current));
+    Some(layers)
+}
+
+/// Undoes mountinfo's octal escapes (`\\040` is a space).
+fn unoctal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lower_order_is_read_back_from_mountinfo_through_both_escapings() {
+        // Recorded on Linux 6.18 after mounting `lowerdir=/k/l\:o\,w x:/k/base`.
+        let line = "65 43 0:39 / /k/m rw,relatime - overlay overlay rw,lowerdir=/k/l\\134:o\\134\\054w\\040x:\
+/k/base,upperdir=/k/u,workdir=/k/w,uuid=on\n";
+        let lowers = lowerdirs_in_mountinfo(line, Path::new("/k/m")).unwrap();
+        assert_eq!(lowers, [PathBuf::from("/k/l:o,w x"), PathBuf::from("/k/base")]);
+        assert_eq!(lowerdirs_in_mountinfo(line, Path::new("/other")), None);
+    }
 
     fn opts(lowers_bottom_first: &[&str]) -> OverlayOptions {
         let l: Vec<PathBuf> = lowers_bottom_first.iter().map(PathBuf::from).collect();
