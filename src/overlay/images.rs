@@ -182,6 +182,60 @@ fn write_tree(root: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A root filesystem has a shell: `/bin/sh` or `/usr/bin/sh` (a symlink counts; it is not followed,
+/// since an absolute target only makes sense inside the container).
+pub fn looks_like_root_filesystem(dir: &Path) -> bool {
+    ["bin/sh", "usr/bin/sh"].iter().any(|p| fs::symlink_metadata(dir.join(p)).is_ok())
+}
+
+/// `--image DIR|TAR`: imports a root filesystem directory or a `docker export` tarball (plain or
+/// gzipped) as a one-layer image called `name`, with `config` (empty fields get `/bin/sh` and PATH).
+/// A missing source, or one with no shell, is one clear error, and a refused tarball's new layer is
+/// not kept.
+pub fn import_image(
+    store: &Path,
+    name: &str,
+    source: &Path,
+    config: ImageConfig,
+) -> anyhow::Result<Image> {
+    check_name(name)?;
+    let meta = fs::metadata(source)
+        .map_err(|e| anyhow::anyhow!("cannot read the image {}: {e}", source.display()))?;
+    let not_a_rootfs = || {
+        anyhow::anyhow!(
+            "{} is not a root filesystem: it has no /bin/sh (give an unpacked root filesystem \
+             or the tarball of `docker export`)",
+            source.display()
+        )
+    };
+    let digest = if meta.is_dir() {
+        if !looks_like_root_filesystem(source) {
+            return Err(not_a_rootfs());
+        }
+        layer::import_dir(store, source)?.digest
+    } else {
+        let imported = layer::import_tarball(store, source)?;
+        if !looks_like_root_filesystem(&layer::layer_dir(store, &imported.digest)) {
+            if imported.new {
+                let _lock = layer::lock(store)?;
+                super::container_layer::remove_tree(&layer::layer_dir(store, &imported.digest))?;
+            }
+            return Err(not_a_rootfs());
+        }
+        imported.digest
+    };
+    let image = Image {
+        name: name.to_string(),
+        layers: vec![digest],
+        config: ImageConfig {
+            cmd: if config.cmd.is_empty() { vec!["/bin/sh".into()] } else { config.cmd },
+            env: if config.env.is_empty() { default_env() } else { config.env },
+        },
+    };
+    image.save(store)?;
+    Ok(image)
+}
+
 /// One line of `cargo run -- images`: an image, its layers with their sizes, and its total.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageListing {
@@ -267,6 +321,31 @@ mod tests {
         let again = make_demo_images(&store, &rootfs).unwrap();
         assert_eq!(again.web, demo.web);
         assert_eq!(layer::list(&store).unwrap().len(), 2);
+        crate::overlay::container_layer::remove_tree(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_image_is_imported_from_a_tarball_with_a_shell_and_refused_without() {
+        use crate::overlay::test_support::{raw_tar, scratch, Raw};
+        let dir = scratch("import-image");
+        let store = dir.join("store");
+        let missing = import_image(&store, "x", &dir.join("nope.tar"), ImageConfig::default());
+        assert!(format!("{:#}", missing.unwrap_err()).contains("cannot read the image"));
+
+        fs::write(dir.join("no-shell.tar"), raw_tar(&[Raw::file("etc/motd", "hi")])).unwrap();
+        let err = import_image(&store, "x", &dir.join("no-shell.tar"), ImageConfig::default());
+        let err = format!("{:#}", err.unwrap_err());
+        assert!(err.contains("not a root filesystem") && err.lines().count() == 1, "{err}");
+        assert!(layer::list(&store).unwrap().is_empty(), "the refused layer was kept");
+        fs::create_dir_all(dir.join("empty")).unwrap();
+        assert!(import_image(&store, "x", &dir.join("empty"), ImageConfig::default()).is_err());
+
+        let tar = raw_tar(&[Raw::file("bin/busybox", "elf"), Raw::symlink("bin/sh", "busybox")]);
+        fs::write(dir.join("rootfs.tar"), tar).unwrap();
+        let image = import_image(&store, "mine", &dir.join("rootfs.tar"), ImageConfig::default());
+        let image = image.unwrap();
+        assert_eq!(image.config.cmd, ["/bin/sh"]);
+        assert_eq!(Image::load(&store, "mine").unwrap(), image);
         crate::overlay::container_layer::remove_tree(&dir).unwrap();
     }
 

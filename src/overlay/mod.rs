@@ -14,6 +14,16 @@
 //!   opaque-dir rules are written out there);
 //! - [`disk`]: disk use counted with real numbers; [`failures`]: the classic mistakes, on purpose.
 //!
+//! The store, under a root directory given by the caller:
+//! ```text
+//! <store>/layers/<sha256 hex>/   one unpacked layer, never written again once renamed into place
+//! <store>/images/<name>.json     an image: its layer digests, bottom first, and its config
+//! <store>/tmp/                   imports in progress (unpacked here, then renamed into layers/)
+//! <store>/lock                   flock(2)ed while a layer is imported
+//! <state>/containers/<id>/upper  what container <id> wrote, created, or deleted (whiteouts)
+//! <state>/containers/<id>/work   overlay's scratch space, same filesystem as upper
+//! ```
+//!
 //! Every function takes the store's (or state's) root directory as a parameter: nothing here knows
 //! where the workshop keeps its files. See overlayfs's documentation,
 //! Documentation/filesystems/overlayfs.rst in the kernel tree, and mount(8)'s overlay section.
