@@ -398,3 +398,52 @@ fn in_a_user_namespace_userxattr_keeps_overlays_marks_in_user_xattrs() {
     });
     c.remove().unwrap();
 }
+
+#[test]
+fn the_new_mount_api_takes_more_layers_than_a_page_of_options_holds() {
+    if !common::require_root() {
+        return;
+    }
+    let s = Scratch::new("fsconfig");
+    // 60 layers with store-like names: more than mount(2)'s one page of options.
+    let layers: Vec<PathBuf> = (0..60)
+        .map(|i| {
+            let l = s.dir.join("layers").join(format!("{i:064}"));
+            fs::create_dir_all(&l).unwrap();
+            fs::write(l.join("which"), format!("{i}\n")).unwrap();
+            fs::write(l.join(format!("only-in-{i}")), "").unwrap();
+            l
+        })
+        .collect();
+    let c = ContainerLayer::create(&s.state(), "c1").unwrap();
+    let opts = OverlayOptions::from_bottom_first(&layers, &c.upper, &c.work);
+    let err = opts.option_string().unwrap_err().to_string();
+    assert!(err.contains("one page"), "{err}");
+    let merged = s.target("m");
+    in_own_mount_namespace(|| {
+        workshop::overlay::fsconfig::mount_overlay_fsconfig(&opts, &merged)?;
+        ensure!(fs::read_to_string(merged.join("which"))? == "59\n", "the top layer is not 59");
+        ensure!(merged.join("only-in-0").exists() && merged.join("only-in-59").exists());
+        unmount(&merged)
+    });
+    // Mistakes through the new API come back with their errno and the step that failed.
+    let other = s.target("other-fs");
+    in_own_mount_namespace(|| {
+        let tmpfs = nix::mount::MsFlags::empty();
+        nix::mount::mount(Some("tmpfs"), &other, Some("tmpfs"), tmpfs, None::<&str>)?;
+        fs::create_dir(other.join("work"))?;
+        let mut bad = opts.clone();
+        bad.work = other.join("work");
+        let err = workshop::overlay::fsconfig::mount_overlay_fsconfig(&bad, &merged).unwrap_err();
+        let msg = format!("{err:#}");
+        ensure!(msg.contains("CMD_CREATE") && msg.contains("os error 22"), "{msg}");
+        let mut missing = opts.clone();
+        missing.lower_top_first[0] = s.dir.join("no-such-layer");
+        let err =
+            workshop::overlay::fsconfig::mount_overlay_fsconfig(&missing, &merged).unwrap_err();
+        let msg = format!("{err:#}");
+        ensure!(msg.contains("lowerdir+") && msg.contains("os error 2"), "{msg}");
+        unmount(&other)
+    });
+    c.remove().unwrap();
+}

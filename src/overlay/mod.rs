@@ -9,6 +9,7 @@
 //!   [`unpack`] is the safe unpacker and [`tarball`] the deterministic tar of a directory;
 //! - [`images`]: an image is an ordered list of layers and a little config;
 //! - [`options`] and [`mount`]: the `lowerdir=…,upperdir=…,workdir=…` string and the mount(2);
+//!   [`fsconfig`]: the same through the new mount API, one `lowerdir+` per layer (Linux 6.8+);
 //! - [`container_layer`]: each container's upper and work dirs;
 //! - [`inspect`]: which layer serves a path, whiteouts and opaque dirs (the copy-up, whiteout and
 //!   opaque-dir rules are written out there);
@@ -31,6 +32,7 @@
 pub mod container_layer;
 pub mod disk;
 pub mod failures;
+pub mod fsconfig;
 pub mod images;
 pub mod inspect;
 pub mod layer;

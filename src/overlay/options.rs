@@ -10,7 +10,7 @@
 //! - **The size.** mount(2) copies at most one page of options (4096 bytes on x86-64): about 40 layers
 //!   with this store's paths. Kernels 6.8 and newer take layers one at a time through the new mount API
 //!   instead (fsopen(2), then `fsconfig(FSCONFIG_SET_STRING, "lowerdir+", path)` per layer, then
-//!   fsmount(2)), with no escaping and no page limit; that is how containerd handles tall images.
+//!   fsmount(2)), with no escaping and no page limit: see [`super::fsconfig`].
 //!
 //! `userxattr` (Linux 5.11+) makes overlay keep its own metadata (opaque dirs, redirects) in `user.overlay.*`
 //! extended attributes instead of `trusted.overlay.*`, which only a process with CAP_SYS_ADMIN in the
