@@ -1,6 +1,9 @@
 //! The overlay library on the real kernel: every mount is made in a forked child, in its own mount
 //! namespace with private propagation, on a small base made here (a few files, not the real rootfs).
 //! The store and state directories live in a scratch directory under TMPDIR, removed afterwards.
+//!
+//! The tests run one at a time (`common::serial`): fork(2) in a process whose other threads are busy
+//! can copy a lock they hold (the allocator's, stdout's) into the child, which then waits forever.
 
 mod common;
 
@@ -75,32 +78,58 @@ impl Drop for Scratch {
 /// Runs `f` in a forked child, in a new mount namespace made private first (so nothing it mounts
 /// reaches this one), and fails the test with the child's error if it had one.
 fn in_own_mount_namespace(f: impl FnOnce() -> anyhow::Result<()>) {
-    in_child(false, f)
+    in_child(Namespaces::Mount, f)
 }
 
-/// The same, but first in a new user namespace where this process's uid and gid map to root (as
-/// `unshare --user --map-root-user` does), so the mount namespace belongs to it and the overlay is
-/// mounted the way an unprivileged user's would be.
-fn in_own_user_and_mount_namespace(f: impl FnOnce() -> anyhow::Result<()>) {
-    in_child(true, f)
+/// The namespaces a test child makes.
+#[derive(Clone, Copy)]
+enum Namespaces {
+    /// A private mount namespace.
+    Mount,
+    /// First a user namespace where this process's uid and gid map to root (as `unshare --user
+    /// --map-root-user` does), so the mount namespace belongs to it and the overlay is mounted the
+    /// way an unprivileged user's would be.
+    MapRoot,
+    /// A user namespace whose root is this host uid (and gid), 65536 ids from there, the maps
+    /// written by the parent as 05_user does; the child becomes that root.
+    Remap(u32),
 }
 
-fn in_child(user_namespace: bool, f: impl FnOnce() -> anyhow::Result<()>) {
+fn in_child(ns: Namespaces, f: impl FnOnce() -> anyhow::Result<()>) {
     let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let (read, write) = nix::unistd::pipe().unwrap();
-    let (mut read, write) = (fs::File::from(read), fs::File::from(write));
+    let pipe = || {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        (fs::File::from(r), fs::File::from(w))
+    };
+    let (mut read, write) = pipe();
+    let (mut ready_r, ready_w) = pipe();
+    let (go_r, mut go_w) = pipe();
     // SAFETY: the child only makes syscalls and runs `f`, then leaves with _exit.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
-            drop(read);
+            drop((read, ready_r, go_w));
+            let (mut ready_w, mut go_r) = (ready_w, go_r);
             let result =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> anyhow::Result<()> {
-                    if user_namespace {
-                        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-                        unshare(CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
-                        fs::write("/proc/self/uid_map", format!("0 {uid} 1\n"))?;
-                        fs::write("/proc/self/setgroups", "deny")?;
-                        fs::write("/proc/self/gid_map", format!("0 {gid} 1\n"))?;
+                    match ns {
+                        Namespaces::Mount => {}
+                        Namespaces::MapRoot => {
+                            let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+                            unshare(CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
+                            fs::write("/proc/self/uid_map", format!("0 {uid} 1\n"))?;
+                            fs::write("/proc/self/setgroups", "deny")?;
+                            fs::write("/proc/self/gid_map", format!("0 {gid} 1\n"))?;
+                        }
+                        Namespaces::Remap(_) => {
+                            unshare(CloneFlags::CLONE_NEWUSER).context("unshare(CLONE_NEWUSER)")?;
+                            ready_w.write_all(b"r")?;
+                            let mut go = [0u8; 1];
+                            go_r.read_exact(&mut go).context("waiting for the id maps")?;
+                            let root = nix::unistd::Gid::from_raw(0);
+                            nix::unistd::setresgid(root, root, root).context("setresgid(0)")?;
+                            let root = nix::unistd::Uid::from_raw(0);
+                            nix::unistd::setresuid(root, root, root).context("setresuid(0)")?;
+                        }
                     }
                     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
                     workshop::mounts::make_private().context("mount --make-rprivate /")?;
@@ -122,7 +151,18 @@ fn in_child(user_namespace: bool, f: impl FnOnce() -> anyhow::Result<()>) {
             unsafe { libc::_exit(if message.is_empty() { 0 } else { 1 }) }
         }
         ForkResult::Parent { child } => {
-            drop(write);
+            drop((write, ready_w, go_r));
+            if let Namespaces::Remap(outside) = ns {
+                let mut ready = [0u8; 1];
+                if ready_r.read(&mut ready).unwrap_or(0) == 1 {
+                    for map in ["uid_map", "gid_map"] {
+                        fs::write(format!("/proc/{child}/{map}"), format!("0 {outside} 65536\n"))
+                            .unwrap();
+                    }
+                    go_w.write_all(b"g").unwrap();
+                }
+            }
+            drop(go_w);
             let mut message = String::new();
             read.read_to_string(&mut message).unwrap();
             let status = waitpid(child, None).unwrap();
@@ -157,9 +197,7 @@ fn unmount(target: &Path) -> anyhow::Result<()> {
 
 #[test]
 fn reads_come_from_the_layer_and_a_write_copies_up() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("copyup");
     let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
     let (opts, c) = container(&s, &demo.web, "c1");
@@ -210,9 +248,7 @@ fn reads_come_from_the_layer_and_a_write_copies_up() {
 
 #[test]
 fn a_delete_leaves_a_whiteout_and_a_recreated_dir_is_opaque() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("whiteout");
     let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
     let (opts, c) = container(&s, &demo.base, "c1");
@@ -252,9 +288,7 @@ fn a_delete_leaves_a_whiteout_and_a_recreated_dir_is_opaque() {
 
 #[test]
 fn two_containers_on_one_base_are_isolated_and_the_base_is_stored_once() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("two");
     let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
     let (opts1, c1) = container(&s, &demo.base, "c1");
@@ -293,9 +327,7 @@ fn two_containers_on_one_base_are_isolated_and_the_base_is_stored_once() {
 
 #[test]
 fn escaped_paths_reach_the_kernel_intact() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("escape");
     let odd = s.dir.join("odd:layer,with\\chars");
     fs::create_dir_all(&odd).unwrap();
@@ -319,9 +351,7 @@ fn escaped_paths_reach_the_kernel_intact() {
 
 #[test]
 fn the_classic_failures_give_the_kernels_errno() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("failures");
     let scratch = s.dir.clone();
     in_own_mount_namespace(|| {
@@ -346,9 +376,7 @@ fn the_classic_failures_give_the_kernels_errno() {
 
 #[test]
 fn an_upper_dir_cannot_live_on_an_overlay_but_can_on_tmpfs() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("statefs");
     let (lower, upper, work) = (s.rootfs(), s.dir.join("u"), s.dir.join("w"));
     fs::create_dir_all(&upper).unwrap();
@@ -376,15 +404,13 @@ fn an_upper_dir_cannot_live_on_an_overlay_but_can_on_tmpfs() {
 
 #[test]
 fn in_a_user_namespace_userxattr_keeps_overlays_marks_in_user_xattrs() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("userns");
     let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
     let (opts, c) = container(&s, &demo.base, "c1");
     let opts = opts.with_userxattr(true);
     let merged = s.target("c1");
-    in_own_user_and_mount_namespace(|| {
+    in_child(Namespaces::MapRoot, || {
         mount::mount_overlay(&opts, &merged)?;
         fs::remove_file(merged.join("etc/passwd"))?;
         ensure!(inspect::is_whiteout(&fs::symlink_metadata(c.upper.join("etc/passwd"))?));
@@ -401,9 +427,7 @@ fn in_a_user_namespace_userxattr_keeps_overlays_marks_in_user_xattrs() {
 
 #[test]
 fn the_new_mount_api_takes_more_layers_than_a_page_of_options_holds() {
-    if !common::require_root() {
-        return;
-    }
+    let Some(_serial) = common::root_and_serial() else { return };
     let s = Scratch::new("fsconfig");
     // 60 layers with store-like names: more than mount(2)'s one page of options.
     let layers: Vec<PathBuf> = (0..60)
@@ -445,5 +469,42 @@ fn the_new_mount_api_takes_more_layers_than_a_page_of_options_holds() {
         ensure!(msg.contains("lowerdir+") && msg.contains("os error 2"), "{msg}");
         unmount(&other)
     });
+    c.remove().unwrap();
+}
+
+#[test]
+fn a_remapped_root_writes_its_own_upper_dir_but_cannot_copy_up_files_it_does_not_map() {
+    let Some(_serial) = common::root_and_serial() else { return };
+    let s = Scratch::new("remap");
+    let demo = images::make_demo_images(&s.store(), &s.rootfs()).unwrap();
+    let (opts, c) = container(&s, &demo.base, "c1");
+    let opts = opts.with_userxattr(true);
+    // The container's root is host uid 100000, as `05_user` maps it.
+    let outside = 100_000;
+    c.give_to(outside, outside).unwrap();
+    let merged = s.target("c1");
+    in_child(Namespaces::Remap(outside), || {
+        mount::mount_overlay(&opts, &merged)?;
+        // Reading a layer's file (root's on the host, nobody's in here) needs no copy-up.
+        ensure!(fs::read_to_string(merged.join("etc/hostname"))? == "base\n");
+        // `/` of the merged view is the upper dir itself, given to this root: a new file needs
+        // no copy-up either.
+        fs::write(merged.join("hello.txt"), "hello\n")?;
+        // /tmp (1777) lets anyone create, but that copies /tmp up first, and a copy-up keeps the
+        // owner, host uid 0, which has no name in this namespace: EOVERFLOW. /etc (0755, owned by
+        // an unmapped uid) is closed to this root, whose capabilities cover only ids it maps:
+        // EACCES. Idmapped layers (mount_setattr(2)) are the way out of both.
+        for (what, result, expected) in [
+            ("write in /tmp", fs::write(merged.join("tmp/x"), "x"), libc::EOVERFLOW),
+            ("delete /etc/motd", fs::remove_file(merged.join("etc/motd")), libc::EACCES),
+        ] {
+            let errno = result.err().and_then(|e| e.raw_os_error());
+            ensure!(errno == Some(expected), "{what}: {errno:?}, expected {expected}");
+        }
+        unmount(&merged)
+    });
+    let hello = fs::metadata(c.upper.join("hello.txt")).unwrap();
+    assert_eq!((hello.uid(), hello.gid()), (outside, outside), "not written as the mapped root");
+    assert!(!c.upper.join("etc").exists() && !c.upper.join("tmp").exists());
     c.remove().unwrap();
 }

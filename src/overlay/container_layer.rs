@@ -134,6 +134,22 @@ impl ContainerLayer {
         Ok(())
     }
 
+    /// Hands the dirs to the container's root as the host sees it (`user`'s mapped root, 100000 say):
+    /// in a user namespace the overlay is mounted, and its copy-ups written, with that root's
+    /// credentials, which must be able to write the upper and work dirs.
+    ///
+    /// That is not enough for the layers: their files are root's on the host, unmapped in such a
+    /// namespace, so a copy-up (which keeps the owner) fails with EOVERFLOW and root-owned 0755
+    /// directories refuse with EACCES (tests/overlay_kernel.rs shows both). Mount each layer
+    /// idmapped ([`crate::userns::idmapped_tree`]) before stacking them, or map host root in.
+    pub fn give_to(&self, uid: u32, gid: u32) -> anyhow::Result<()> {
+        for p in [&self.dir, &self.upper, &self.work] {
+            std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+                .with_context(|| format!("chown {uid}:{gid} {}", p.display()))?;
+        }
+        Ok(())
+    }
+
     /// Removes the container's dirs. Safe to call twice, and after a crash: what is gone is gone.
     pub fn remove(&self) -> anyhow::Result<()> {
         remove_tree(&self.dir).with_context(|| format!("removing {}", self.dir.display()))

@@ -170,6 +170,21 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Layers are unpacked only under the lock, so a `tmp/layer-*` directory found while holding it was
+/// left by an import that was killed (SIGKILL, power loss): remove it.
+fn remove_stale_imports(store: &Path) -> anyhow::Result<()> {
+    let Ok(dir) = fs::read_dir(store.join("tmp")) else { return Ok(()) };
+    for entry in dir {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with("layer-") {
+            super::container_layer::remove_tree(&entry.path()).with_context(|| {
+                format!("removing the abandoned import {}", entry.path().display())
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// What an import did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Imported {
@@ -182,6 +197,7 @@ pub struct Imported {
 /// then renames it to its digest's name (or drops it, when that layer is already stored).
 pub fn import_tar_stream(store: &Path, reader: impl Read) -> anyhow::Result<Imported> {
     let _lock = lock(store)?;
+    remove_stale_imports(store)?;
     let temp = TempDir::new(store, "layer")?;
     let hashing = Hashing { inner: reader, hasher: Sha256::new() };
     let mut rest = unpack::unpack(hashing, temp.path())?;
@@ -217,7 +233,8 @@ fn import_tar_file(store: &Path, tarball: &Path) -> anyhow::Result<Imported> {
 }
 
 /// Imports a directory (an unpacked root filesystem) as a layer: writes the deterministic tar of it
-/// (see [`tarball`]) to a temporary file, then imports that. The same tree always gives the same digest.
+/// (see [`tarball`]) to a temporary file, then imports that. The same tree always gives the same digest
+/// (with this tar writer: another tool's tar of the same tree is other bytes, so another layer).
 pub fn import_dir(store: &Path, dir: &Path) -> anyhow::Result<Imported> {
     if !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
@@ -310,6 +327,17 @@ mod tests {
         let zipped = import_tarball(&store, &dir.join("l.tar.gz")).unwrap();
         assert_eq!(plain.digest, digest_of(&tar[..]).unwrap());
         assert_eq!(zipped, Imported { digest: plain.digest, new: false });
+        remove_tree(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_import_killed_halfway_is_cleaned_up_by_the_next() {
+        let dir = scratch("stale");
+        let store = dir.join("store");
+        fs::create_dir_all(store.join("tmp/layer-999999-0/etc")).unwrap();
+        let tar = raw_tar(&[Raw::file("etc/motd", "hi\n")]);
+        import_tar_stream(&store, &tar[..]).unwrap();
+        assert_eq!(fs::read_dir(store.join("tmp")).unwrap().count(), 0);
         remove_tree(&dir).unwrap();
     }
 
