@@ -109,9 +109,20 @@ pub const INDEX_HTML: &str = "<!doctype html>\n<title>workshop</title>\n\
 /// busybox httpd's config: serve /var/www, and say what an .html file is.
 pub const HTTPD_CONF: &str = "H:/var/www\n.html:text/html\n";
 
-/// The `web` image's default command: busybox httpd in the foreground on port 80.
-pub fn web_cmd() -> Vec<String> {
-    ["/bin/httpd", "-f", "-v", "-p", "80", "-h", "/var/www"].map(String::from).to_vec()
+/// The `web` image's default command: busybox httpd in the foreground on port 80 when the base has
+/// it (as `/bin/httpd` or through `/bin/busybox`); otherwise, since a root filesystem made of the
+/// host's binaries has no web server, it prints the page, so the image still shows its own layer.
+pub fn web_cmd(rootfs: &Path) -> Vec<String> {
+    let serve = ["-f", "-v", "-p", "80", "-h", "/var/www"];
+    let has = |p: &str| fs::symlink_metadata(rootfs.join(p)).is_ok();
+    let argv: Vec<&str> = if has("bin/httpd") {
+        [&["/bin/httpd"][..], &serve].concat()
+    } else if has("bin/busybox") {
+        [&["/bin/busybox", "httpd"][..], &serve].concat()
+    } else {
+        vec!["/bin/cat", "/var/www/index.html"]
+    };
+    argv.into_iter().map(String::from).collect()
 }
 
 /// The environment both demo images set.
@@ -153,7 +164,7 @@ pub fn make_demo_images(store: &Path, rootfs: &Path) -> anyhow::Result<DemoImage
     let web = Image {
         name: "web".into(),
         layers: vec![base_layer, web_layer],
-        config: ImageConfig { cmd: web_cmd(), env },
+        config: ImageConfig { cmd: web_cmd(rootfs), env },
     };
     base.save(store)?;
     web.save(store)?;
@@ -306,6 +317,10 @@ mod tests {
         assert_eq!(demo.web.layers.len(), 2);
         assert_eq!(demo.web.layers[0], demo.base.layers[0], "web is not built on base");
         assert_eq!(Image::load(&store, "web").unwrap(), demo.web);
+        assert_eq!(demo.web.config.cmd, ["/bin/cat", "/var/www/index.html"], "no httpd here");
+        fs::write(rootfs.join("bin/busybox"), "").unwrap();
+        assert_eq!(web_cmd(&rootfs)[..2], ["/bin/busybox", "httpd"]);
+        fs::remove_file(rootfs.join("bin/busybox")).unwrap();
         let web_top = layer::layer_dir(&store, &demo.web.layers[1]);
         assert_eq!(fs::read_to_string(web_top.join("var/www/index.html")).unwrap(), INDEX_HTML);
         assert_eq!(layer::list(&store).unwrap().len(), 2);
@@ -354,7 +369,7 @@ mod tests {
         let image = Image {
             name: "web".into(),
             layers: vec![Digest::try_from("b".repeat(64)).unwrap()],
-            config: ImageConfig { cmd: web_cmd(), env: default_env() },
+            config: ImageConfig { cmd: vec!["/bin/sh".into()], env: default_env() },
         };
         let json = serde_json::to_string(&image).unwrap();
         assert!(json.contains(&format!("\"sha256:{}\"", "b".repeat(64))), "{json}");
