@@ -209,7 +209,11 @@ fn unpack_as<R: Read>(reader: R, dest: &Path, root: bool) -> anyhow::Result<R> {
         }
     }
     for (rel, (uid, gid, mode)) in dir_modes.iter().rev() {
-        set_owner_mode(&dest.join(rel), root, *uid, *gid, Some(*mode))?;
+        let path = dest.join(rel);
+        // chmod(2) follows symlinks: make sure this is still the directory it was.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            set_owner_mode(&path, root, *uid, *gid, Some(*mode))?;
+        }
     }
     Ok(archive.into_inner())
 }
