@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod narrate;
 pub mod netlink;
 pub mod network;
+pub mod overlay;
 pub mod privileges;
 pub mod rootfs;
 pub mod runtime;
