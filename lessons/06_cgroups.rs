@@ -209,6 +209,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.views("exit", m.exit.to_string(), "dd wanted a 64 MiB buffer");
     n.views(limit_file, m.files.get(limit_file).map(|s| s.trim()).unwrap_or("?"), "");
     n.views("oom_kill counter", oom, "");
+    // v1 memory.failcnt, v2 memory.events `max`: how often a charge hit the limit first.
+    n.views("limit hit (failcnt)", var(m.stats.memory_failcnt.unwrap_or(0)), "");
     n.claim(
         m.exit == Exit::Signal(nix::sys::signal::Signal::SIGKILL),
         "dd was killed with SIGKILL: status 137",
