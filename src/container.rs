@@ -275,7 +275,8 @@ fn host_side(
     if let Some(c) = &config.cgroup {
         // 06: a cgroup of its own with its limits written, and the child moved in while it still
         // waits, so that everything it runs is counted and limited from its first instruction.
-        cgroup = Some(crate::runtime::cgroup::enter(c, &format!("ws-{tag}"), pid, cleanup)?);
+        let name = format!("ws-{tag}");
+        cgroup = Some(crate::runtime::cgroup::enter(c, &name, pid, &config.mechanisms, cleanup)?);
     }
     if let Some(user) = &config.user {
         // 05: the child is uid 65534 ("nobody") in its namespace until these are written.

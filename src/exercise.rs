@@ -21,6 +21,7 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
         Stage::Pid => &["sh", "-c", "echo \"inside, my PID is $$\""],
         Stage::MountProc => &["ps", "-e"],
         Stage::Network => &["ip", "addr"],
+        Stage::Cgroups => &["cat", "/proc/self/cgroup"],
         _ => &["sh", "-c", "echo \"hostname: $(hostname)\"; ls /"],
     };
     cmd.iter().map(|s| s.to_string()).collect()

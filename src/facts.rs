@@ -85,8 +85,15 @@ impl Live {
     /// Starts `bin [args] -- sleep 30` and waits until the container's PID 1 has become `sleep`, which
     /// means every setup step inside has run.
     pub fn start(bin: &Path, args: &[&str]) -> Result<Live, String> {
+        Live::start_command(bin, args, &["sleep", "30"])
+    }
+
+    /// Starts `bin [args] -- command…` and waits until the container's PID 1 has become `sleep`:
+    /// `command` does something first and then runs (or `exec`s) `sleep`.
+    pub fn start_command(bin: &Path, args: &[&str], cmd: &[&str]) -> Result<Live, String> {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--", "sleep", "30"]);
+        all.push("--");
+        all.extend(cmd);
         let mut stage = command(bin, &all)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -202,6 +209,8 @@ pub struct HostState {
     /// The records of runs in the state directory, and the address leases.
     pub records: Vec<String>,
     pub leases: String,
+    /// The workshop's cgroups where containers' cgroups go (see [`workshop_cgroups`]).
+    pub cgroups: Vec<String>,
 }
 
 impl HostState {
@@ -233,6 +242,7 @@ impl HostState {
             links: workshop_links(),
             records: list(&state.join("runs")),
             leases: std::fs::read_to_string(state.join("network/leases.json")).unwrap_or_default(),
+            cgroups: workshop_cgroups(),
         }
     }
 
@@ -271,6 +281,11 @@ impl HostState {
             self.records.iter().filter(|r| !before.records.contains(r)).collect();
         if !new_records.is_empty() {
             d.push(format!("records of runs left in the state directory: {new_records:?}"));
+        }
+        let new_cgroups: Vec<&String> =
+            self.cgroups.iter().filter(|c| !before.cgroups.contains(c)).collect();
+        if !new_cgroups.is_empty() {
+            d.push(format!("new workshop cgroups: {new_cgroups:?}"));
         }
         if self.leases != before.leases {
             d.push(format!(
@@ -348,6 +363,26 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             stage: Stage::User,
             name: "the root filesystem looks root-owned inside",
             run: rootfs_owned_by_root_inside,
+        },
+        Check {
+            stage: Stage::Cgroups,
+            name: "--memory 32m is in the container's cgroup while it runs",
+            run: memory_limit_in_the_cgroup,
+        },
+        Check {
+            stage: Stage::Cgroups,
+            name: "past --memory the kernel OOM-kills inside the cgroup",
+            run: oom_kill_inside_the_cgroup,
+        },
+        Check {
+            stage: Stage::Cgroups,
+            name: "--pids-limit 20 refuses the next fork",
+            run: pids_limit_refuses_fork,
+        },
+        Check {
+            stage: Stage::Cgroups,
+            name: "the container's cgroup is removed after it ends",
+            run: cgroup_removed_after,
         },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
@@ -623,4 +658,161 @@ pub fn packets_cross_the_veth(bin: &Path) -> Result<(), String> {
         )
     })?;
     expect(rx > 0, || format!("the host's {host_end} counted no packets from the container"))
+}
+
+/// The workshop's cgroups on this host, where a container's would appear: the `ws-…` children of
+/// the cgroups a container of this process would be placed beneath (one per v1 tree, or the v2
+/// parent), and the workshop's own cgroup at the v2 root. Another project's cgroups are not listed.
+pub fn workshop_cgroups() -> Vec<String> {
+    use crate::cgroups::placement::{self, WORKSHOP_CGROUP};
+    let host = crate::cgroups::CgroupHost::real();
+    let mut found = Vec::new();
+    let workshop = host.root.join(WORKSHOP_CGROUP);
+    if workshop.is_dir() {
+        found.push(workshop.display().to_string());
+    }
+    let Ok(plan) = placement::plan(&host, "probe", None) else { return found };
+    let mut parents: Vec<PathBuf> =
+        plan.dirs.iter().filter_map(|d| d.leaf.parent().map(Path::to_path_buf)).collect();
+    parents.sort();
+    parents.dedup();
+    for parent in parents {
+        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("ws-") {
+                found.push(entry.path().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The directory of process `pid`'s cgroup for `controller` (`memory`, `pids`), from
+/// /proc/PID/cgroup: in that controller's v1 tree, or in the one v2 tree.
+pub fn cgroup_dir_of(pid: u32, controller: &str) -> Result<PathBuf, String> {
+    use crate::cgroups::{parse, CgroupHost, Version};
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map_err(|e| format!("cannot read /proc/{pid}/cgroup: {e}"))?;
+    let memberships = parse::self_cgroup(&text);
+    let host = CgroupHost::real();
+    let dir = match host.mode().version() {
+        Some(Version::V1) => {
+            let m = parse::v1_membership(&memberships, controller)
+                .ok_or_else(|| format!("/proc/{pid}/cgroup has no {controller} line: {text:?}"))?;
+            crate::cgroups::detect::join_cgroup_path(&host.v1_hierarchy(controller)?, &m.path)
+        }
+        Some(Version::V2) => {
+            let path = parse::v2_path(&memberships)
+                .ok_or_else(|| format!("/proc/{pid}/cgroup has no 0:: line: {text:?}"))?;
+            host.v2_dir(path)
+        }
+        None => return Err("this machine has no cgroups mounted".into()),
+    };
+    expect(dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ws-")), || {
+        format!(
+            "the container's process is in the cgroup {}, not a ws-… cgroup of its own: write its \
+             PID into its cgroup's cgroup.procs before letting it go",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
+}
+
+/// The memory limit file's name on this machine's cgroup version.
+fn memory_limit_file() -> &'static str {
+    match crate::cgroups::CgroupHost::real().mode().version() {
+        Some(crate::cgroups::Version::V2) => "memory.max",
+        _ => "memory.limit_in_bytes",
+    }
+}
+
+pub fn memory_limit_in_the_cgroup(bin: &Path) -> Result<(), String> {
+    let live = Live::start(bin, &["--memory", "32m"])?;
+    let dir = cgroup_dir_of(live.container_pid, "memory")?;
+    let file = memory_limit_file();
+    let value = std::fs::read_to_string(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    expect(value.trim() == "33554432", || {
+        format!(
+            "{} holds {:?} while the container runs with --memory 32m, not 33554432: write the \
+             limit into the file before moving the child in",
+            dir.join(file).display(),
+            value.trim()
+        )
+    })
+}
+
+/// The OOM killer's count in a cgroup directory: v1 memory.oom_control, v2 memory.events.
+fn oom_kills(dir: &Path) -> Option<u64> {
+    ["memory.events", "memory.oom_control"].iter().find_map(|f| {
+        crate::cgroups::parse::keyed(&std::fs::read_to_string(dir.join(f)).ok()?, "oom_kill")
+    })
+}
+
+pub fn oom_kill_inside_the_cgroup(bin: &Path) -> Result<(), String> {
+    let dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"];
+    let mut args = vec!["--memory", "32m", "--"];
+    args.extend(dd);
+    let out = run(bin, &args);
+    expect(out.status == 137, || {
+        format!(
+            "`--memory 32m -- dd … bs=64M` ended with status {} (stderr {:?}), not 137: a 64 MiB \
+             buffer under a 32 MiB limit should be killed by the kernel's OOM killer (SIGKILL)",
+            out.status,
+            out.stderr.trim()
+        )
+    })?;
+    // The same allocation in a child of the container's shell, which then waits: the cgroup stays
+    // long enough for its counter to be read from outside.
+    let script = format!("{}; exec sleep 30", dd.join(" "));
+    let live = Live::start_command(bin, &["--memory", "32m"], &["sh", "-c", &script])?;
+    let dir = cgroup_dir_of(live.container_pid, "memory")?;
+    let kills = oom_kills(&dir);
+    expect(kills == Some(1), || {
+        format!(
+            "the container's cgroup {} counts {kills:?} OOM kills after dd was killed, not 1",
+            dir.display()
+        )
+    })
+}
+
+pub fn pids_limit_refuses_fork(bin: &Path) -> Result<(), String> {
+    let live = Live::start(bin, &["--pids-limit", "20"])?;
+    let dir = cgroup_dir_of(live.container_pid, "pids")?;
+    let max = std::fs::read_to_string(dir.join("pids.max")).unwrap_or_default();
+    drop(live);
+    expect(max.trim() == "20", || {
+        format!("{}/pids.max holds {:?}, not 20", dir.display(), max.trim())
+    })?;
+    // Bounded: 30 sleepers at most, even if the limit did nothing.
+    let bomb = "i=0; while [ $i -lt 30 ]; do sleep 10 & i=$((i+1)); done; echo all 30 started";
+    let out = run(bin, &["--pids-limit", "20", "--", "sh", "-c", bomb]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    expect(said.contains("Resource temporarily unavailable") && !said.contains("all 30"), || {
+        format!(
+            "under --pids-limit 20 a loop of 30 forks was not stopped (status {}, said {:?}): the \
+             container is not in a cgroup whose pids.max is 20",
+            out.status,
+            said.trim()
+        )
+    })
+}
+
+pub fn cgroup_removed_after(bin: &Path) -> Result<(), String> {
+    let before = workshop_cgroups();
+    let live = Live::start(bin, &["--memory", "32m", "--pids-limit", "20"])?;
+    let dirs: Vec<PathBuf> = ["memory", "pids"]
+        .iter()
+        .map(|c| cgroup_dir_of(live.container_pid, c))
+        .collect::<Result<_, _>>()?;
+    let status = live.stop_stage(libc::SIGTERM);
+    let left: Vec<&PathBuf> = dirs.iter().filter(|d| d.exists()).collect();
+    expect(left.is_empty(), || {
+        format!("after the stage ended ({status}) its container's cgroup {left:?} is still there")
+    })?;
+    expect(workshop_cgroups() == before, || {
+        format!(
+            "the workshop's cgroups were {before:?} before the run and {:?} after",
+            workshop_cgroups()
+        )
+    })
 }

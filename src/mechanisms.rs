@@ -24,7 +24,14 @@ pub struct Mechanisms {
     pub network_inside: Option<fn(&crate::network::NetworkConfig, &str) -> anyhow::Result<()>>,
     /// 05_user: from the host, map the child's ids (uid_map, gid_map, setgroups).
     pub write_id_maps: Option<fn(Pid, &crate::userns::UserNamespace) -> std::io::Result<()>>,
+    /// 06_cgroups: from the host, write the memory controller's limit files into the container's
+    /// cgroup (the other controllers' are written already), then move the waiting child into it.
+    pub limit_memory_and_join: Option<LimitAndJoin>,
 }
+
+/// 06_cgroups: (the container's cgroup, the memory controller's writes, the waiting child).
+pub type LimitAndJoin =
+    fn(&crate::cgroups::Cgroup, &[crate::cgroups::Write], Pid) -> anyhow::Result<()>;
 
 impl Mechanisms {
     /// The library's own implementation of every mechanism.

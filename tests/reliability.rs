@@ -17,6 +17,7 @@ fn stage(bin: &str) -> &'static Path {
         "03_rootfs" => Path::new(env!("CARGO_BIN_EXE_03_rootfs")),
         "04_network" => Path::new(env!("CARGO_BIN_EXE_04_network")),
         "05_user" => Path::new(env!("CARGO_BIN_EXE_05_user")),
+        "06_cgroups" => Path::new(env!("CARGO_BIN_EXE_06_cgroups")),
         other => panic!("no stage {other}"),
     }
 }
@@ -92,6 +93,12 @@ fn sigkill_at_every_setup_step_is_healed_by_cleanup() {
         // 04's demo: its bridge, after the first container's cable.
         ("04_network", &[], &["made-lease"]),
         ("05_user", &["--", "sleep", "5"], &["made-lease", "made-link", "host-side-done"]),
+        // 06: the cgroup is recorded before it is made, and removed by cleanup either way.
+        (
+            "06_cgroups",
+            &["--memory", "32m", "--pids-limit", "20", "--", "sleep", "5"],
+            &["record-cgroup", "made-cgroup", "host-side-done"],
+        ),
     ];
     for (bin, args, points) in cases {
         for point in *points {
@@ -295,6 +302,20 @@ const BAD_INPUT: &[(&str, &[&str], i32, &[&str])] = &[
     ("05_user", &["--no-such-flag"], 125, &["--no-such-flag"]),
     ("05_user", &["--rootless", "-p", "8080:80", "--", "true"], 125, &["-p", "--rootless"]),
     ("05_user", &["--", "/no/such/binary"], 127, &["/no/such/binary"]),
+    ("06_cgroups", &["--memory", "12q", "--", "true"], 125, &["--memory", "12q", "512m"]),
+    ("06_cgroups", &["--memory", "1k", "--", "true"], 125, &["--memory", "1k", "6m"]),
+    ("06_cgroups", &["--cpus", "0", "--", "true"], 125, &["--cpus", "0.01"]),
+    ("06_cgroups", &["--cpus", "1000", "--", "true"], 125, &["--cpus", "1000"]),
+    (
+        "06_cgroups",
+        &["--device-read-bps", "/dev/null:1mb", "--", "true"],
+        125,
+        &["/dev/null", "not a block device"],
+    ),
+    ("06_cgroups", &["--blkio-weight", "5", "--", "true"], 125, &["--blkio-weight", "10 to 1000"]),
+    ("06_cgroups", &["--cgroup-parent", "../x", "--", "true"], 125, &["--cgroup-parent", "../x"]),
+    ("06_cgroups", &["--pids-limit", "-5", "--", "true"], 125, &["--pids-limit"]),
+    ("06_cgroups", &["--memory-swap", "1g", "--", "true"], 125, &["--memory"]),
 ];
 
 #[test]

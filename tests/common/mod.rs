@@ -70,6 +70,7 @@ pub fn lesson_bin(stage: workshop::Stage) -> &'static Path {
         Rootfs => env!("CARGO_BIN_EXE_03_rootfs"),
         Network => env!("CARGO_BIN_EXE_04_network"),
         User => env!("CARGO_BIN_EXE_05_user"),
+        Cgroups => env!("CARGO_BIN_EXE_06_cgroups"),
         other => panic!("{other} has no lesson binary yet"),
     })
 }
@@ -82,6 +83,7 @@ pub fn exercise_bin(stage: workshop::Stage) -> &'static Path {
         Rootfs => env!("CARGO_BIN_EXE_ex03_rootfs"),
         Network => env!("CARGO_BIN_EXE_ex04_network"),
         User => env!("CARGO_BIN_EXE_ex05_user"),
+        Cgroups => env!("CARGO_BIN_EXE_ex06_cgroups"),
         other => panic!("{other} has no exercise yet"),
     })
 }
@@ -94,6 +96,7 @@ pub fn solution_bin(stage: workshop::Stage) -> &'static Path {
         Rootfs => env!("CARGO_BIN_EXE_sol03_rootfs"),
         Network => env!("CARGO_BIN_EXE_sol04_network"),
         User => env!("CARGO_BIN_EXE_sol05_user"),
+        Cgroups => env!("CARGO_BIN_EXE_sol06_cgroups"),
         other => panic!("{other} has no solution yet"),
     })
 }

@@ -1,0 +1,46 @@
+//! Exercise 06 · cgroups
+//!
+//! The container's cgroup exists already: the library made its directory (one per controller tree
+//! on cgroup v1, one directory on v2) and wrote every limit except the memory controller's. The
+//! child waits, not yet in it. Your job runs on the host, before the child is let go: write the
+//! memory limits into their files, then move the child into the cgroup, so that everything it
+//! runs is limited from its first instruction.
+//!
+//! Try it:   cargo run --bin ex06_cgroups -- --memory 32m -- cat /proc/self/cgroup
+//! Check it: cargo run -- check 06
+
+// An exercise is unfinished on purpose: until it is done, its arguments and imports go unused.
+#![allow(unused_variables, unused_imports, unreachable_code)]
+
+use anyhow::Context;
+use nix::unistd::Pid;
+use std::process::ExitCode;
+use workshop::cgroups::{Cgroup, Write};
+use workshop::mechanisms::Mechanisms;
+use workshop::Stage;
+
+// TODO: Write the memory limit files, then put the child's PID into the cgroup's cgroup.procs.
+// ANCHOR: todo
+fn limit_memory_and_join(cgroup: &Cgroup, memory: &[Write], pid: Pid) -> anyhow::Result<()> {
+    // The kernel enforces a limit from the moment its file holds the number: there is no other
+    // "apply" step. On v1 the memory files live in the memory tree's directory, so ask the cgroup.
+    for w in memory {
+        let dir = cgroup.dir_for(&w.file).context("the cgroup has no memory controller")?;
+        std::fs::write(dir.join(&w.file), &w.value)
+            .with_context(|| format!("writing {} to {}", w.value, w.file))?;
+    }
+    // Moving a process is writing its PID into cgroup.procs. On v1 a process is in one cgroup per
+    // tree, so it joins each of the container's directories; everything it forks stays inside.
+    for dir in cgroup.paths() {
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+            .with_context(|| format!("writing PID {pid} to {}/cgroup.procs", dir.display()))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: todo
+
+fn main() -> ExitCode {
+    let mechanisms =
+        Mechanisms { limit_memory_and_join: Some(limit_memory_and_join), ..Mechanisms::library() };
+    workshop::exercise::main(Stage::Cgroups, mechanisms)
+}
