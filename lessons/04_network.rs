@@ -220,7 +220,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("Everything is removed: the host's links, addresses, routes and qdiscs are as before");
     // The kernel deletes each container's veth pair with its network namespace, a moment after
     // the container's last process: give it that moment.
-    network::settle_links(&host_before.link_names(), Duration::from_secs(2));
+    network::settle_links(&host_before.link_names(), Duration::from_secs(10));
     let host_after = HostNetwork::capture()?;
     let n = &mut l.narrator;
     n.views_header();

@@ -323,6 +323,22 @@ pub fn preflight(stage: Stage, rootless: bool) -> anyhow::Result<()> {
     .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
 }
 
+/// The running kernel's release, as uname(2) gives it: `6.1.0-18-cloud-amd64`.
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether the running kernel is at least `major.minor`: for features a kernel version brings.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = kernel_release();
+    let mut parts =
+        release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    have >= (major, minor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,7 @@ fn a_host_rootfs_has_every_course_tool_and_each_one_runs() {
         "set -e; echo hi > /dev/null; true; ! false; id -u; hostname; uname -s; sleep 0; \
          ls / | grep -c bin; cat /etc/hosts | head -1 | wc -l; touch /tmp/t; stat -c %s /tmp/t; \
          readlink /proc/self/ns/net | grep -c net; mount -t tmpfs none /tmp; umount /tmp; \
-         ps -e -o pid= | head -1; top -b -n 1 | grep -c Tasks; ip -o link | grep -c lo; tc qdisc | wc -l; \
+         ps -e -o pid= | head -1; TERM=dumb top -b -n 1 | grep -c Tasks; ip -o link | grep -c lo; tc qdisc | wc -l; \
          ping -c 1 -W 2 127.0.0.1 | grep -c 'bytes from'; \
          httpd -p 8000 -h /var/www; wget -q -O - http://127.0.0.1:8000/; \
          printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 8000 | grep -c '200 OK'",

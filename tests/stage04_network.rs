@@ -17,7 +17,7 @@ fn bin() -> &'static Path {
 fn leaves_network_as_found<T>(f: impl FnOnce() -> T) -> T {
     let before = HostNetwork::capture().unwrap();
     let result = common::leaves_host_as_found(f);
-    workshop::network::settle_links(&before.link_names(), std::time::Duration::from_secs(2));
+    workshop::network::settle_links(&before.link_names(), std::time::Duration::from_secs(10));
     assert_eq!(HostNetwork::capture().unwrap(), before, "the host's network changed");
     result
 }

@@ -187,8 +187,8 @@ pub fn host_side(
         Attach::HostEnd => {
             // The same run's previous container on this block may still be on its way out (the
             // kernel deletes its pair a moment after it ends): two links with one address would
-            // split the traffic between them, so wait for it to go.
-            wait_until_address_free(net.gateway, std::time::Duration::from_secs(2))?;
+            // split the traffic between them, so that one must go first.
+            make_address_free(net.gateway, std::time::Duration::from_millis(50))?;
             nl.add_address(&host_end, net.gateway, net.subnet.prefix_len)?
         }
         // ip link set wsh-TAG master BRIDGE
@@ -313,16 +313,38 @@ pub fn workshop_addresses() -> anyhow::Result<Vec<Ipv4Addr>> {
     Ok(nl.addresses()?.into_iter().filter(|a| ours.contains(&a.index)).map(|a| a.address).collect())
 }
 
-/// Waits (at most `timeout`) until no workshop link holds `address`.
-fn wait_until_address_free(address: Ipv4Addr, timeout: std::time::Duration) -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + timeout;
-    while workshop_addresses()?.contains(&address) {
+/// Makes sure no workshop link holds `address` (the gateway of a block this run holds the lease
+/// of): a link that still does belongs to an ended container of this run whose namespace the kernel
+/// has not finished tearing down. Give the kernel `grace`, then delete it ourselves: under load the
+/// kernel's clean-up of namespaces can take seconds.
+fn make_address_free(address: Ipv4Addr, grace: std::time::Duration) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let holders = workshop_links_holding(address)?;
+        if holders.is_empty() {
+            return Ok(());
+        }
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("the address {address} is still on another container's link");
+            for link in holders {
+                delete_link_if_present(&link)?;
+            }
+            return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Ok(())
+}
+
+/// The workshop links that hold `address`.
+fn workshop_links_holding(address: Ipv4Addr) -> anyhow::Result<Vec<String>> {
+    let mut nl = netlink()?;
+    let links = nl.links()?;
+    let indexes: Vec<u32> =
+        nl.addresses()?.into_iter().filter(|a| a.address == address).map(|a| a.index).collect();
+    Ok(links
+        .into_iter()
+        .filter(|l| indexes.contains(&l.index) && is_workshop_link(&l.name))
+        .map(|l| l.name)
+        .collect())
 }
 
 /// Waits (at most `timeout`) until the host's workshop links are those in `expected`: the kernel

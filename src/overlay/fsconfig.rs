@@ -80,6 +80,14 @@ fn fsconfig(
 /// Mounts the overlay described by `opts` at `target` through fsopen/fsconfig/fsmount/move_mount,
 /// passing each layer on its own as `lowerdir+`.
 pub fn mount_overlay_fsconfig(opts: &OverlayOptions, target: &Path) -> anyhow::Result<()> {
+    // Before 6.8 overlayfs has no `lowerdir+`: fsconfig falls back to the legacy option string,
+    // with the same one-page limit ("Cumulative options too large").
+    if !crate::doctor::kernel_at_least(6, 8) {
+        anyhow::bail!(
+            "this kernel ({}) has no lowerdir+ for overlay (Linux 6.8+), so an image's layers must fit in one page of mount options",
+            crate::doctor::kernel_release()
+        );
+    }
     // SAFETY: a C string literal and flags; fsopen returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
     if fd < 0 {
