@@ -92,13 +92,19 @@ fn workspace_root() -> &'static Path {
 /// Builds the exercise with cargo, as the user who ran `sudo` when there is one, so that files in
 /// target/ stay theirs.
 pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
+    cargo_build(&track.bin(stage))
+}
+
+/// `cargo build --bin BIN` of this workspace, as the user who ran `sudo` when there is one, and the
+/// path of the binary it made: beside the running program (target/debug), where cargo puts it.
+pub fn cargo_build(bin: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--quiet")
         .arg("--manifest-path")
         .arg(workspace_root().join("Cargo.toml"))
-        .args(["--bin", &track.bin(stage)]);
+        .args(["--bin", bin]);
     if let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) {
         use std::os::unix::process::CommandExt;
         if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
@@ -109,11 +115,22 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let target = crate::image::workshop_dir()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "target".into());
-    Ok(target.join("debug").join(track.bin(stage)))
+    Ok(binary_dir().join(bin))
+}
+
+/// target/debug (or CARGO_TARGET_DIR/debug): where cargo puts this workspace's binaries, found from
+/// the running program (target/debug/workshop, or target/debug/deps/… for a test).
+fn binary_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("debug");
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().unwrap_or(Path::new("target/debug"));
+    if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// Builds an exercise and runs every fact check of its stage against it.

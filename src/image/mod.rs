@@ -112,12 +112,26 @@ pub fn toolbox_binary() -> Result<PathBuf, String> {
     if dir.ends_with("deps") {
         candidates.extend(dir.parent().map(|d| d.join("toolbox")));
     }
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        format!(
-            "the workshop's toolbox, not built yet in {}: run `cargo build --bins` (`cargo test` builds it too)",
-            dir.display()
-        )
-    })
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    // Under `cargo run` (which sets CARGO), build it now, as `cargo test` would have: a student who
+    // goes from `cargo run` straight to `cargo run --bin 03_rootfs` must not be stopped by it.
+    if std::env::var_os("CARGO").is_some() && build_toolbox().is_ok() {
+        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+            return Ok(found.clone());
+        }
+    }
+    Err(format!(
+        "the workshop's toolbox, not built yet in {}: run `cargo build --bins` (`cargo test` builds it too)",
+        dir.display()
+    ))
+}
+
+/// `cargo build --bin toolbox`, as the user who ran sudo when there is one, so that target/ stays
+/// theirs.
+fn build_toolbox() -> Result<(), String> {
+    crate::exercise::cargo_build("toolbox").map(drop)
 }
 
 /// How the root filesystem's source is chosen (`WORKSHOP_ROOTFS_SOURCE`).
