@@ -127,7 +127,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     ));
     n.note("The everyday equivalent on a systemd machine: systemd-run --scope -p MemoryMax=32M -p CPUQuota=50% CMD");
     n.claim(
-        files.writes.iter().any(|w| w.value == "50000")
+        // v1 writes the quota alone (cpu.cfs_quota_us), v2 with its period ("50000 100000").
+        files.writes.iter().any(|w| w.value.split_whitespace().next() == Some("50000"))
             && files.writes.iter().any(|w| w.value == (32u64 << 20).to_string()),
         "--cpus 0.5 is 50000 µs per 100000 µs period; --memory 32m is 33554432 bytes",
     );

@@ -77,8 +77,10 @@ impl Cgroup {
     }
 
     /// What [`Cgroup::create`] will make from `plan`, known before it makes it: the run's record
-    /// holds this first, so that a run killed half-way through creating is still cleaned up. The
-    /// parents that do not exist yet count as made (removing them later only succeeds when empty).
+    /// holds this first, so that a run killed half-way through creating is still cleaned up. Every
+    /// workshop-owned parent (`/workshop`) is listed, whether this run made it or found it: several
+    /// containers share it, and whichever leaves last must remove it (rmdir only succeeds on an
+    /// empty cgroup, so the others' attempts are harmless).
     pub fn planned(plan: &Placement) -> Cgroup {
         Cgroup {
             version: plan.version,
@@ -87,13 +89,7 @@ impl Cgroup {
                 .iter()
                 .map(|d| CgroupDir { controllers: d.controllers.clone(), path: d.leaf.clone() })
                 .collect(),
-            made_parents: plan
-                .dirs
-                .iter()
-                .flat_map(|d| d.own_parents.iter())
-                .filter(|p| !p.exists())
-                .cloned()
-                .collect(),
+            made_parents: plan.dirs.iter().flat_map(|d| d.own_parents.iter()).cloned().collect(),
         }
     }
 
