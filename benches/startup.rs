@@ -35,38 +35,6 @@ fn row(name: &str, t: Option<(Duration, Duration)>) {
     }
 }
 
-/// The network's own share: the same container with and without its veth pair, timed in-process
-/// from clone to the host side's clean-up after the container has exited.
-fn network_cost(rootfs: &Path) {
-    use workshop::container::{self, Config, OnSignal, Stdio};
-    let base = Config::for_stage(workshop::Stage::Network)
-        .with_rootfs(rootfs.to_path_buf())
-        .with_hostname("bench".into());
-    let subnet =
-        workshop::network::subnet::DEFAULT_SUBNET.parse().expect("the default subnet parses");
-    let with_net = base.clone().with_network(workshop::network::NetworkConfig::single(subnet));
-    let median = |config: &Config| {
-        let mut times = Vec::with_capacity(RUNS);
-        for _ in 0..RUNS {
-            let start = Instant::now();
-            let mut c = container::spawn(config, &["true".into()], Stdio::Capture).expect("spawn");
-            c.release().expect("release");
-            c.read_output();
-            c.wait(OnSignal::StopRun).expect("wait");
-            drop(c); // deletes the veth pair
-            times.push(start.elapsed());
-        }
-        times.sort();
-        times[RUNS / 2]
-    };
-    let (bare, net) = (median(&base), median(&with_net));
-    println!(
-        "{:<48} median {:>7.2} ms   (setup + teardown of one veth pair, in-process)",
-        "network cost per container",
-        (net.saturating_sub(bare)).as_secs_f64() * 1e3
-    );
-}
-
 fn runc_bundle(rootfs: &Path) -> Option<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("workshop-bench-runc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -100,20 +68,24 @@ fn main() {
             c
         }),
     );
-    for (name, bin) in [
-        ("workshop 04_network -- true  (+ netns, veth)", env!("CARGO_BIN_EXE_04_network")),
-        ("workshop 05_user -- true     (+ userns, idmap)", env!("CARGO_BIN_EXE_05_user")),
+    for (name, bin, flags) in [
+        ("workshop 04_network -- true  (+ netns, veth)", env!("CARGO_BIN_EXE_04_network"), &[][..]),
+        ("workshop 05_user -- true     (+ userns, idmap)", env!("CARGO_BIN_EXE_05_user"), &[]),
+        (
+            "workshop 06_cgroups -- true   (+ cgroup, limits)",
+            env!("CARGO_BIN_EXE_06_cgroups"),
+            &["--memory", "32m", "--cpus", "0.5", "--pids-limit", "64"],
+        ),
     ] {
         row(
             name,
             time(|| {
                 let mut c = Command::new(bin);
-                c.args(["--", "true"]);
+                c.args(flags).args(["--", "true"]);
                 c
             }),
         );
     }
-    network_cost(&rootfs);
     row(
         "unshare -pfm --uts --ipc --mount-proc -R … true",
         time(|| {
@@ -121,6 +93,27 @@ fn main() {
             c.args(["--pid", "--fork", "--mount", "--uts", "--ipc", "--mount-proc", "--root"])
                 .arg(&rootfs)
                 .arg("true");
+            c
+        }),
+    );
+    // The baseline for 04: the same, with a network namespace (loopback only: unshare makes no
+    // veth, so 04's cable is the difference).
+    row(
+        "unshare … --net … true",
+        time(|| {
+            let mut c = Command::new("unshare");
+            c.args([
+                "--pid",
+                "--fork",
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--net",
+                "--mount-proc",
+                "--root",
+            ])
+            .arg(&rootfs)
+            .arg("true");
             c
         }),
     );

@@ -192,6 +192,15 @@ pub fn host_ns(kind: &str) -> Result<u64, String> {
     ns_of(&format!("/proc/self/ns/{kind}"))
 }
 
+/// Whether a shell said that a fork was refused (EAGAIN): busybox sh says "can't fork: Resource
+/// temporarily unavailable", dash "Cannot fork", bash "fork: retry: Resource temporarily
+/// unavailable".
+pub fn fork_refused(said: &str) -> bool {
+    ["Resource temporarily unavailable", "Cannot fork", "can't fork"]
+        .iter()
+        .any(|w| said.contains(w))
+}
+
 /// Whether a process still exists.
 pub fn process_exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
@@ -787,7 +796,7 @@ pub fn pids_limit_refuses_fork(bin: &Path) -> Result<(), String> {
     let bomb = "i=0; while [ $i -lt 30 ]; do sleep 10 & i=$((i+1)); done; echo all 30 started";
     let out = run(bin, &["--pids-limit", "20", "--", "sh", "-c", bomb]);
     let said = format!("{}{}", out.stdout, out.stderr);
-    expect(said.contains("Resource temporarily unavailable") && !said.contains("all 30"), || {
+    expect(fork_refused(&said) && !said.contains("all 30"), || {
         format!(
             "under --pids-limit 20 a loop of 30 forks was not stopped (status {}, said {:?}): the \
              container is not in a cgroup whose pids.max is 20",

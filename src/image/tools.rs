@@ -37,7 +37,7 @@ const fn toolbox(name: &'static str, stage: Stage) -> Tool {
 
 /// Stages 01 and 02 run on the host's own files; from 03 on, these must be in the root filesystem.
 /// `true` and `false` are here because `-- true` is exec'd, not run by a shell.
-pub const TOOLS: [Tool; 26] = [
+pub const TOOLS: [Tool; 28] = [
     host("sh", Stage::Rootfs, "dash"),
     host("ls", Stage::Rootfs, "coreutils"),
     host("cat", Stage::Rootfs, "coreutils"),
@@ -65,6 +65,9 @@ pub const TOOLS: [Tool; 26] = [
     toolbox("httpd", Stage::Rootfs),
     host("tc", Stage::Network, "iproute2"),
     host("stat", Stage::User, "coreutils"),
+    // Stage 06's allocator and its direct-I/O writer.
+    host("dd", Stage::Cgroups, "coreutils"),
+    host("rm", Stage::Cgroups, "coreutils"),
 ];
 
 /// The tools a stage uses inside its containers: its own and every earlier stage's.
