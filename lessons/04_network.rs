@@ -508,3 +508,37 @@ fn upload_rate(config: &Config, gw: Ipv4Addr, size: usize) -> anyhow::Result<(f6
 fn main() -> ExitCode {
     lesson::main(Stage::Network, ABOUT, demo)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Links;
+
+    #[test]
+    fn only_lo_is_up_in_a_bare_namespace() {
+        let bare = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n";
+        let links = Links::parse(bare);
+        assert!(links.only_lo_up());
+        assert_eq!(links.tunnels_or_none(), "none");
+    }
+
+    #[test]
+    fn fallback_tunnels_are_named_not_failed() {
+        // A new namespace on WSL2's kernel (ipip and sit loaded), as iproute2 prints it.
+        let wsl = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+                   2: tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN\\    link/ipip 0.0.0.0 brd 0.0.0.0\n\
+                   3: sit0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN\\    link/sit 0.0.0.0 brd 0.0.0.0\n";
+        let links = Links::parse(wsl);
+        assert!(links.only_lo_up());
+        assert_eq!(links.tunnels_or_none(), "tunl0 sit0");
+    }
+
+    #[test]
+    fn a_link_of_the_hosts_or_a_tunnel_that_is_up_fails_the_claim() {
+        let leaked = "1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST> mtu 1500\n";
+        assert!(!Links::parse(leaked).only_lo_up());
+        let up = "1: lo: <LOOPBACK,UP> mtu 65536\n2: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480\n";
+        assert!(!Links::parse(up).only_lo_up());
+        let lo_down = "1: lo: <LOOPBACK> mtu 65536\n";
+        assert!(!Links::parse(lo_down).only_lo_up());
+    }
+}

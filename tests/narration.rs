@@ -246,6 +246,22 @@ fn commands_typed_inside_the_container_are_labelled_inside() {
     );
 }
 
+#[test]
+fn stage_04_narrates_the_subnet_it_was_given() {
+    let Some(_s) = common::root_and_serial() else { return };
+    // Every address the narration prints comes from --subnet, none from the default.
+    let out =
+        workshop::facts::run(common::lesson_bin(Stage::Network), &["--subnet", "10.202.0.0/24"]);
+    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("10.202.0.1/30"), "the --subnet is not narrated:\n{}", out.stdout);
+    let stale: Vec<&str> = out.stdout.lines().filter(|l| l.contains("10.200.")).collect();
+    assert!(
+        stale.is_empty(),
+        "lines with the default subnet under --subnet:\n{}",
+        stale.join("\n")
+    );
+}
+
 // The checker itself, on lines the course once printed and on their fixed forms.
 
 fn changes(line: &str) -> Vec<Change> {
