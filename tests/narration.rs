@@ -9,7 +9,8 @@
 //!
 //! The checker below reads a line the way a shell would split it (quotes, `&&`, `;`, `|`,
 //! `sh -c '…'`) and knows which commands change what. Each stage's demo runs for real and every
-//! `shell` line it prints goes through the checker.
+//! `shell` line it prints goes through the checker; so does every line of the book's `sh` blocks,
+//! where the one change made on purpose (chapter 02's leak, and its undo) is listed by name.
 mod common;
 
 use workshop::narrate::{INSIDE_LABEL, SHELL_LABEL};
@@ -150,6 +151,7 @@ fn unwrapped_changes(command: &str, around: Wrapped) -> Vec<(Change, String)> {
     for segment in segments(command) {
         let w = words(&segment);
         let mut wrapped = around;
+        let mut leaky = false;
         let mut i = 0;
         while w.get(i).is_some_and(|x| x == "sudo") {
             i += 1;
@@ -180,10 +182,23 @@ fn unwrapped_changes(command: &str, around: Wrapped) -> Vec<(Change, String)> {
                     }
                     _ => {}
                 }
+                // A new mount namespace keeps mounts off the host only when its mounts are
+                // private (unshare's default); `--propagation shared|unchanged` lets them out.
+                let propagation = match option.split_once('=') {
+                    Some(("--propagation", value)) => Some(value),
+                    _ if option == "--propagation" => w.get(i + 1).map(String::as_str),
+                    _ => None,
+                };
+                if matches!(propagation, Some("shared" | "unchanged")) {
+                    leaky = true;
+                }
                 if UNSHARE_OPTIONS_WITH_VALUE.contains(&option.as_str()) {
                     i += 1;
                 }
                 i += 1;
+            }
+            if leaky {
+                wrapped.mount = around.mount;
             }
         }
         let rest = &w[i.min(w.len())..];
@@ -262,6 +277,74 @@ fn stage_04_narrates_the_subnet_it_was_given() {
     );
 }
 
+/// Lines of the book that change the host on purpose: chapter 02 shows a mount leaking out of a
+/// namespace with shared propagation, and removes it on the next line.
+const BOOK_HOST_CHANGES_ON_PURPOSE: [(&str, &str); 2] = [
+    (
+        "ch02-mount-proc.md",
+        "unshare --mount --propagation unchanged sh -c 'mount -t tmpfs none /mnt'",
+    ),
+    ("ch02-mount-proc.md", "sudo umount /mnt"),
+];
+
+/// The commands in the book's `sh` blocks, a line continued with `\` joined to the next.
+fn book_commands() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let page = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut in_shell = false;
+        let mut pending = String::new();
+        for line in text.lines() {
+            let fence = line.trim_start();
+            if fence.starts_with("```") {
+                in_shell =
+                    !in_shell && ["```sh", "```bash", "```console"].contains(&fence.trim_end());
+                continue;
+            }
+            if !in_shell {
+                continue;
+            }
+            match line.trim_end().strip_suffix('\\') {
+                Some(start) => pending.push_str(start),
+                None => {
+                    pending.push_str(line);
+                    found.push((page.clone(), std::mem::take(&mut pending)));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_shell_line_of_the_book_is_safe_to_paste_on_the_host() {
+    let commands = book_commands();
+    assert!(commands.len() > 50, "only {} commands found in the book's sh blocks", commands.len());
+    let mut unsafe_lines = Vec::new();
+    for (page, line) in &commands {
+        let on_purpose =
+            BOOK_HOST_CHANGES_ON_PURPOSE.iter().any(|(p, l)| p == page && line.contains(l));
+        if on_purpose {
+            continue;
+        }
+        for (change, command) in unwrapped_changes(line, Wrapped::default()) {
+            unsafe_lines
+                .push(format!("{page}: `{line}`: `{command}` changes the host ({change:?})"));
+        }
+    }
+    assert!(
+        unsafe_lines.is_empty(),
+        "unsafe shell lines in the book:\n{}",
+        unsafe_lines.join("\n")
+    );
+}
+
 // The checker itself, on lines the course once printed and on their fixed forms.
 
 fn changes(line: &str) -> Vec<Change> {
@@ -291,6 +374,17 @@ fn a_namespace_covers_only_its_own_kind_of_change() {
         changes("hostname inside-05; mount -t tmpfs none /tmp"),
         [Change::Hostname, Change::Mounts]
     );
+}
+
+#[test]
+fn a_mount_namespace_with_shared_propagation_does_not_protect_the_host() {
+    let leak = "unshare --mount --propagation unchanged sh -c 'mount -t tmpfs none /mnt'";
+    assert_eq!(changes(leak), [Change::Mounts]);
+    assert_eq!(
+        changes("unshare -m --propagation=shared mount -t tmpfs none /mnt"),
+        [Change::Mounts]
+    );
+    assert!(changes("unshare --mount --propagation private mount -t tmpfs none /mnt").is_empty());
 }
 
 #[test]
