@@ -216,10 +216,26 @@ fn unwrapped_changes(command: &str, around: Wrapped) -> Vec<(Change, String)> {
     found
 }
 
-/// Runs a stage's narrated demo and returns its plain output.
+/// Runs a stage's narrated demo to its end and returns its plain output.
+///
+/// Whether every claim held is the stage tests' question, not this file's: a claim that fails
+/// (status 1) still prints every step, and on a shared machine stage 04's "the host's network is
+/// exactly as before" can fail because another user's container came or went meanwhile. Any other
+/// status (125: the stage stopped with an error) means the narration is incomplete.
 fn demo_output(stage: Stage) -> String {
-    let out = workshop::facts::run(common::lesson_bin(stage), &[]);
-    assert_eq!(out.status, 0, "{stage}'s demo failed:\n{}\n{}", out.stdout, out.stderr);
+    run_demo(stage, &[])
+}
+
+fn run_demo(stage: Stage, args: &[&str]) -> String {
+    let out = workshop::facts::run(common::lesson_bin(stage), args);
+    let finished = out.stdout.lines().any(|l| l.contains(&format!("{}: ", stage.bin())));
+    assert!(
+        (out.status == 0 || out.status == 1) && finished,
+        "{stage}'s demo did not run to its end (status {}):\n{}\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
     out.stdout
 }
 
@@ -265,11 +281,9 @@ fn commands_typed_inside_the_container_are_labelled_inside() {
 fn stage_04_narrates_the_subnet_it_was_given() {
     let Some(_s) = common::root_and_serial() else { return };
     // Every address the narration prints comes from --subnet, none from the default.
-    let out =
-        workshop::facts::run(common::lesson_bin(Stage::Network), &["--subnet", "10.202.0.0/24"]);
-    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("10.202.0.1/30"), "the --subnet is not narrated:\n{}", out.stdout);
-    let stale: Vec<&str> = out.stdout.lines().filter(|l| l.contains("10.200.")).collect();
+    let out = run_demo(Stage::Network, &["--subnet", "10.202.0.0/24"]);
+    assert!(out.contains("10.202.0.1/30"), "the --subnet is not narrated:\n{out}");
+    let stale: Vec<&str> = out.lines().filter(|l| l.contains("10.200.")).collect();
     assert!(
         stale.is_empty(),
         "lines with the default subnet under --subnet:\n{}",
