@@ -39,7 +39,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("Mount a fresh /proc for the container's PID namespace");
     n.syscall("mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)");
-    n.shell("mount -t proc proc /proc");
+    n.shell("unshare --mount --pid --fork sh -c 'mount -t proc proc /proc && ps -e'");
     let ran = l.run(&["ps", "-e", "-o", "pid=,comm="])?;
     // ps pads its PID column to the width of this machine's pid_max: normalise the spacing.
     let inside: Vec<String> =

@@ -55,7 +55,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.note("EINVAL also comes from / having shared propagation, which stage 02 already removed.");
     n.syscall("mount(DIR, DIR, NULL, MS_BIND | MS_REC, NULL), then pivot_root(\".\", \".\")");
     n.shell(&format!(
-        "mount --bind {shown} {shown} && cd {shown} && pivot_root . . && umount -l ."
+        "unshare --mount sh -c 'mount --bind {shown} {shown} && cd {shown} && pivot_root . . && umount -l .'"
     ));
     let fixed = container::in_throwaway_child(CloneFlags::CLONE_NEWNS, user, || {
         let _ = mounts::make_private(&Real);

@@ -47,31 +47,47 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
 
     n.step("A new network namespace has only a loopback");
-    n.syscall("clone(CLONE_NEWNET | …)");
-    n.shell("unshare --net ip -o link");
+    n.syscall("clone(CLONE_NEWNET | …); RTM_SETLINK IFF_UP on lo");
+    n.shell("unshare --net sh -c 'ip link set lo up; ip -o link'");
     let mut bare = l.config.clone();
     bare.network = None;
     let ran = container::run_captured(&bare, &["ip", "-o", "link"])?;
-    let inside_links = link_names(&ran.output);
+    let inside = Links::parse(&ran.output);
     let n = &mut l.narrator;
     n.views_header();
-    n.views("links", var(host_before.link_names().join(" ")), inside_links.join(" "));
-    n.claim(inside_links == ["lo"], "a new network namespace starts with only lo");
+    n.views("links up", var(host_links_up(&host_before)), inside.up.join(" "));
+    n.views(
+        "fallback tunnels, down",
+        var(fallback_tunnels_on_host()),
+        var(inside.tunnels_or_none()),
+    );
+    n.claim(
+        inside.only_lo_up(),
+        "a new network namespace has only lo up, and no link of the host's",
+    );
+    n.note("Kernels with the ipip, sit or gre drivers loaded (WSL2's, among others) also put each");
+    n.note("driver's fallback tunnel (tunl0, sit0, gre0, …) in every new namespace: down, with no");
+    n.note("address, carrying nothing. sysctl net.core.fb_tunnels_only_for_init_net=1 keeps them");
+    n.note("in the host's namespace only.");
 
-    n.step("A veth pair: one end on the host, the other moved into the container as eth0");
+    n.step("A veth pair: one end on the host, the other made in the container and renamed eth0");
     let gw = net.gateway;
     let prefix = net.subnet.prefix_len;
     let ip = net.address;
     n.syscall(
-        "netlink RTM_NEWLINK kind veth; RTM_NEWLINK IFLA_NET_NS_PID; RTM_NEWADDR; RTM_NEWROUTE",
+        "netlink RTM_NEWLINK kind veth, its peer with IFLA_NET_NS_PID = the container's PID;",
     );
-    n.shell("ip link add wsh-TAG type veth peer name wsc-TAG");
-    n.shell("ip link set wsc-TAG netns PID");
-    n.shell(&format!("ip addr add {gw}/{prefix} dev wsh-TAG && ip link set wsh-TAG up"));
-    n.note("and inside the container:");
-    n.shell("ip link set lo up && ip link set wsc-TAG name eth0");
-    n.shell(&format!("ip addr add {ip}/{prefix} dev eth0 && ip link set eth0 up"));
-    n.shell(&format!("ip route add default via {gw}"));
+    n.syscall("RTM_NEWADDR on wsh-TAG; RTM_SETLINK IFF_UP on wsh-TAG");
+    n.note("By hand, in a network namespace that stands in for the host (nothing lands on yours):");
+    n.shell(&format!("unshare --net sh -c 'ip link add wsh-TAG type veth peer name wsc-TAG netns PID && ip addr add {gw}/{prefix} dev wsh-TAG && ip link set wsh-TAG up'"));
+    n.note("and inside the container, where the peer already is:");
+    n.syscall("RTM_SETLINK IFF_UP on lo; RTM_SETLINK IFLA_IFNAME eth0; RTM_NEWADDR; RTM_SETLINK IFF_UP; RTM_NEWROUTE");
+    n.shell_inside("ip link set lo up && ip link set wsc-TAG name eth0");
+    n.shell_inside(&format!("ip addr add {ip}/{prefix} dev eth0 && ip link set eth0 up"));
+    n.shell_inside(&format!("ip route add default via {gw}"));
+    n.note(
+        "No RTM_DELLINK at the end: the kernel deletes the pair with the container's namespace.",
+    );
     let ran = l.run(&["sh", "-c", "ip -o -4 addr show eth0; ip route"])?;
     let n = &mut l.narrator;
     n.output("ip -4 addr; ip route   inside", &addresses_and_routes(&ran.output));
@@ -84,7 +100,9 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
 
     n.step("Packets cross the veth: ping and TCP, both ways");
-    n.shell(&format!("ping -c 1 {gw}; echo hello from the container | nc {gw} {HOST_PORT}; httpd -p 80   (inside)"));
+    n.shell_inside(&format!(
+        "ping -c 1 {gw}; echo hello from the container | nc {gw} {HOST_PORT}; httpd -p 80"
+    ));
     n.shell(&format!("ping -c 1 {ip}; wget -qO- http://{ip}/   (on the host)"));
     n.note(&format!(
         "Each container gets a /30 of the workshop subnet {pool} of its own, so many can run at once,"
@@ -138,9 +156,15 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let (bridge_lease, block) = network::ipam::lease(&pool, BRIDGE_BLOCK)?;
     let bgw = block.host(1).expect("a /29 has a first host");
     let bnet = NetworkConfig { subnet: block, gateway: bgw, ..net.clone() };
-    n.syscall("netlink RTM_NEWLINK kind bridge; RTM_NEWLINK IFLA_MASTER for each host end");
-    n.shell(&format!("ip link add wsbr-TAG type bridge && ip addr add {bgw}/{BRIDGE_BLOCK} dev wsbr-TAG && ip link set wsbr-TAG up"));
-    n.shell("ip link set wsh-A master wsbr-TAG;  ip link set wsh-B master wsbr-TAG");
+    n.syscall("netlink RTM_NEWLINK kind bridge; RTM_NEWADDR; RTM_SETLINK IFF_UP on the bridge;");
+    n.syscall(
+        "for each container, a veth as above, its host end plugged in (RTM_SETLINK IFLA_MASTER), not addressed",
+    );
+    n.note(&format!(
+        "The bridge and its /{BRIDGE_BLOCK} are this demo's own: `04_network -- CMD` gives each"
+    ));
+    n.note("container a cable and a /30 of its own, with no bridge. By hand, in a stand-in host:");
+    n.shell(&format!("unshare --net sh -c 'ip link add wsbr-TAG type bridge && ip addr add {bgw}/{BRIDGE_BLOCK} dev wsbr-TAG && ip link set wsbr-TAG up && ip link add wsh-A type veth peer name wsc-A && ip link set wsh-A master wsbr-TAG'"));
     let bridge = Bridge::create(&bridge_name, bgw, &block)?;
     let mut servers = Vec::new();
     let mut published = Vec::new();
@@ -155,13 +179,16 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         let script = format!("mount -t tmpfs none /tmp && echo hello from container {name} > /tmp/index.html && exec httpd -f -p 80 -h /tmp");
         let srv = Server::start(&cfg, &["sh", "-c", &script])?;
         let n = &mut l.narrator;
-        n.shell(&format!(
-            "04_network -p {port}:80 -- httpd -f -p 80    # container {name}: {}",
+        n.result(&format!(
+            "container {name}: {} on wsbr-TAG, httpd on port 80, published on 127.0.0.1:{port}",
             netc.address
         ));
         servers.push((srv, netc.address));
         published.push(port);
     }
+    let n = &mut l.narrator;
+    n.note("The same -p from the CLI, for one container on a cable of its own:");
+    n.shell("04_network -p 8080:80 -- httpd -f -p 80 -h /var/www");
     let (a_ip, b_ip) = (servers[0].1, servers[1].1);
     let a_to_b = l.run_with(
         &servers_config(&l.config, &bnet, &bridge, 4),
@@ -187,7 +214,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("--network-rate: a token bucket on the container's link, measured");
     n.syscall("netlink RTM_NEWQDISC kind tbf (inside, on eth0)");
-    n.shell(&format!(
+    n.shell_inside(&format!(
         "tc qdisc add dev eth0 root tbf rate {} burst 32kbit latency 400ms",
         rate.text
     ));
@@ -242,11 +269,19 @@ fn rootless_demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.syscall("clone(CLONE_NEWUSER | CLONE_NEWNET | …); netlink RTM_NEWLINK lo up");
     n.shell("unshare --user --map-root-user --net sh -c 'ip link set lo up; ip -o link'");
     let ran = l.run(&["ip", "-o", "link"])?;
-    let inside = link_names(&ran.output);
+    let inside = Links::parse(&ran.output);
     let n = &mut l.narrator;
     n.views_header();
-    n.views("links", var("the host's"), inside.join(" "));
-    n.claim(inside == ["lo"], "the container has a network namespace with only lo");
+    n.views("links up", var("the host's"), inside.up.join(" "));
+    n.views(
+        "fallback tunnels, down",
+        var(fallback_tunnels_on_host()),
+        var(inside.tunnels_or_none()),
+    );
+    n.claim(
+        inside.only_lo_up(),
+        "the container's network namespace has only lo up, and no link of the host's",
+    );
     n.note(
         "Without root, no veth pair can join it to the host: rootless tools such as slirp4netns or",
     );
@@ -317,11 +352,74 @@ fn addresses_and_routes(text: &str) -> String {
         .join("\n")
 }
 
-fn link_names(ip_o_link: &str) -> Vec<String> {
-    ip_o_link
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n).to_string()))
-        .collect()
+/// The links `ip -o link` lists in a new network namespace, sorted into those that are up and the
+/// fallback tunnels that tunnel drivers add, down, to every namespace (see ip-link(8), and
+/// `fb_tunnels_only_for_init_net` in the kernel's Documentation/admin-guide/sysctl/net.rst).
+struct Links {
+    up: Vec<String>,
+    /// Fallback tunnels, all down.
+    tunnels: Vec<String>,
+    /// Anything else: a link that is down and not a fallback tunnel, or a tunnel that is up.
+    other: Vec<String>,
+}
+
+/// The names the tunnel drivers give the fallback device they create in each network namespace.
+const FALLBACK_TUNNELS: [&str; 9] =
+    ["tunl0", "sit0", "gre0", "gretap0", "erspan0", "ip_vti0", "ip6tnl0", "ip6gre0", "ip6_vti0"];
+
+impl Links {
+    fn parse(ip_o_link: &str) -> Links {
+        let mut links = Links { up: Vec::new(), tunnels: Vec::new(), other: Vec::new() };
+        for line in ip_o_link.lines() {
+            let Some(name) = line.split(": ").nth(1) else { continue };
+            let name = name.split('@').next().unwrap_or(name).to_string();
+            let flags = line.split('<').nth(1).and_then(|f| f.split('>').next()).unwrap_or("");
+            let up = flags.split(',').any(|f| f == "UP");
+            match (up, FALLBACK_TUNNELS.contains(&name.as_str())) {
+                (true, _) if name == "lo" => links.up.push(name),
+                (false, true) => links.tunnels.push(name),
+                (true, _) | (false, false) => links.other.push(name),
+            }
+        }
+        links
+    }
+
+    /// Only lo up; anything else is a fallback tunnel, down.
+    fn only_lo_up(&self) -> bool {
+        self.up == ["lo"] && self.other.is_empty()
+    }
+
+    fn tunnels_or_none(&self) -> String {
+        if self.tunnels.is_empty() {
+            "none".into()
+        } else {
+            self.tunnels.join(" ")
+        }
+    }
+}
+
+/// The host's links that are up (`IFF_UP` in /sys/class/net/NAME/flags).
+fn host_links_up(host: &HostNetwork) -> String {
+    let up = |name: &String| {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/flags"))
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & libc::IFF_UP as u32 != 0)
+    };
+    host.link_names().into_iter().filter(up).collect::<Vec<_>>().join(" ")
+}
+
+/// The fallback tunnels in the host's own namespace (a tunnel driver is loaded when they are).
+fn fallback_tunnels_on_host() -> String {
+    let mut names: Vec<&str> = FALLBACK_TUNNELS
+        .iter()
+        .copied()
+        .filter(|t| std::path::Path::new(&format!("/sys/class/net/{t}")).exists())
+        .collect();
+    if names.is_empty() {
+        names.push("none");
+    }
+    names.join(" ")
 }
 
 /// A plain HTTP/1.0 GET, returning the body.
@@ -409,4 +507,38 @@ fn upload_rate(config: &Config, gw: Ipv4Addr, size: usize) -> anyhow::Result<(f6
 
 fn main() -> ExitCode {
     lesson::main(Stage::Network, ABOUT, demo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Links;
+
+    #[test]
+    fn only_lo_is_up_in_a_bare_namespace() {
+        let bare = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n";
+        let links = Links::parse(bare);
+        assert!(links.only_lo_up());
+        assert_eq!(links.tunnels_or_none(), "none");
+    }
+
+    #[test]
+    fn fallback_tunnels_are_named_not_failed() {
+        // A new namespace on WSL2's kernel (ipip and sit loaded), as iproute2 prints it.
+        let wsl = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+                   2: tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN\\    link/ipip 0.0.0.0 brd 0.0.0.0\n\
+                   3: sit0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN\\    link/sit 0.0.0.0 brd 0.0.0.0\n";
+        let links = Links::parse(wsl);
+        assert!(links.only_lo_up());
+        assert_eq!(links.tunnels_or_none(), "tunl0 sit0");
+    }
+
+    #[test]
+    fn a_link_of_the_hosts_or_a_tunnel_that_is_up_fails_the_claim() {
+        let leaked = "1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST> mtu 1500\n";
+        assert!(!Links::parse(leaked).only_lo_up());
+        let up = "1: lo: <LOOPBACK,UP> mtu 65536\n2: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480\n";
+        assert!(!Links::parse(up).only_lo_up());
+        let lo_down = "1: lo: <LOOPBACK> mtu 65536\n";
+        assert!(!Links::parse(lo_down).only_lo_up());
+    }
 }

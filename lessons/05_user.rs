@@ -33,12 +33,10 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("A user namespace, and the host writes its id mapping");
     n.syscall("clone(CLONE_NEWUSER | …); the parent writes /proc/PID/uid_map and gid_map");
     // The range comes from this machine's /etc/subuid, so it is shown as a value that varies.
-    let (u, g) = (user.uid_map, user.gid_map);
-    n.shell(&format!(
-        "unshare --user --map-users={} --map-groups={} sh",
-        var(format!("{}:{}:{}", u.inside, u.outside, u.count)),
-        var(format!("{}:{}:{}", g.inside, g.outside, g.count)),
-    ));
+    let unshare_user = unshare_as_mapped_root(&user);
+    n.shell(&format!("{unshare_user} sh"));
+    n.note("(--map-users runs newuidmap, from the uidmap package, which needs an /etc/subuid");
+    n.note("entry even for root; util-linux before 2.39 takes the map as OUTER,INNER,COUNT.)");
     n.result(&format!("uid_map: {}   gid_map: {}", var(user.uid_map), var(user.gid_map)));
     n.result(&format!("the range: {}", var(describe(&user.source))));
     let (inside_id, host_uid) = id_inside_and_outside(&l.config)?;
@@ -59,7 +57,13 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let n = &mut l.narrator;
     if l.config.idmapped_rootfs() {
         n.syscall("open_tree(ROOTFS, OPEN_TREE_CLONE); mount_setattr(MOUNT_ATTR_IDMAP, userns); move_mount");
-        n.shell("mount --bind -o X-mount.idmap=0:100000:65536 ROOTFS ROOTFS   (util-linux 2.39+)");
+        let m = user.uid_map;
+        let shown = workshop::image::display_path(&l.config.rootfs.clone().unwrap_or_default());
+        n.shell(&format!(
+            "unshare --mount sh -c 'mount --bind -o X-mount.idmap={} {shown} {shown} && stat -L -c %u {shown}/bin/sh'",
+            var(format!("{}:{}:{}", m.inside, m.outside, m.count))
+        ));
+        n.note("(X-mount.idmap needs util-linux 2.39 or later.)");
         n.note(
             "An idmapped mount shifts the owners as files are looked at: the same bytes on disk,",
         );
@@ -96,7 +100,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
 
     n.step("What this root can do: its own namespaces");
     n.syscall("sethostname(\"inside-05\"); mount(\"none\", \"/tmp\", \"tmpfs\", 0, NULL)");
-    n.shell("hostname inside-05; mount -t tmpfs none /tmp");
+    n.shell_inside("hostname inside-05; mount -t tmpfs none /tmp");
     let ran = l.run(&[
         "sh",
         "-c",
@@ -135,7 +139,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let n = &mut l.narrator;
     n.syscall("open(ROOT_ONLY_FILE); sethostname(\"hacked\"); finit_module(…)   as root of the user namespace");
     n.shell(&format!(
-        "unshare --user --map-root-user sh -c 'cat {root_only}; hostname hacked; insmod x.ko'"
+        "{} sh -c 'cat {root_only}; hostname hacked; insmod x.ko'",
+        unshare_as_mapped_root(&user)
     ));
     n.views_header();
     let host_at = |i: usize| format!("root: {}", host.get(i).copied().unwrap_or("?"));
@@ -165,6 +170,18 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: demo
+
+/// The unshare(1) command that makes the stage's user namespace by hand: the same uid and gid
+/// mappings, and --setuid/--setgid 0 so the command runs as the mapped root. (Not --map-root-user:
+/// run by root, that maps root to root, and the root-only file would open.)
+fn unshare_as_mapped_root(user: &userns::UserNamespace) -> String {
+    let (u, g) = (user.uid_map, user.gid_map);
+    format!(
+        "unshare --user --map-users={} --map-groups={} --setuid 0 --setgid 0",
+        var(format!("{}:{}:{}", u.inside, u.outside, u.count)),
+        var(format!("{}:{}:{}", g.inside, g.outside, g.count)),
+    )
+}
 
 fn describe(source: &RangeSource) -> String {
     match source {

@@ -15,6 +15,11 @@ const LABEL_WIDTH: usize = 24;
 /// the same layout whatever width the real values had.
 const HOST_WIDTH: usize = 28;
 
+/// How a command a person would type on the host starts in the (plain) output.
+pub const SHELL_LABEL: &str = "    shell    $ ";
+/// How a command typed inside the container starts in the (plain) output.
+pub const INSIDE_LABEL: &str = "    inside   $ ";
+
 /// Marks a value that changes from run to run: `‹48213›`.
 pub fn var(value: impl Display) -> String {
     format!("‹{value}›")
@@ -123,6 +128,13 @@ impl Narrator {
         self.say(format!("    {}  {}", "shell  ".dimmed(), format!("$ {cmd}").green()));
     }
 
+    /// A command typed inside the container (in its shell: `cargo run --bin NN -- sh`), never on
+    /// the host. Its label is `inside `, where a host command's is `shell  `, so that a reader, and
+    /// `tests/narration.rs`, can tell which lines change only the container.
+    pub fn shell_inside(&self, cmd: &str) {
+        self.say(format!("    {}  {}", "inside ".dimmed(), format!("$ {cmd}").green()));
+    }
+
     /// What happened.
     pub fn result(&self, text: &str) {
         self.say(format!("    {}  {text}", "result ".dimmed()));
@@ -223,6 +235,12 @@ mod tests {
         let long = format!("{:<10}  next", var(1234567));
         assert_eq!(redact(&short), redact(&long));
         assert!(redact(&short).ends_with("  next"));
+    }
+
+    #[test]
+    fn shell_labels_line_up() {
+        assert_eq!(SHELL_LABEL.len(), INSIDE_LABEL.len());
+        assert!(SHELL_LABEL.ends_with("$ ") && INSIDE_LABEL.ends_with("$ "));
     }
 
     #[test]
