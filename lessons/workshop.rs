@@ -121,6 +121,9 @@ fn cleanup() -> bool {
 
 fn hint(stage: &str, all: bool, reset: bool) -> bool {
     use exercise::hints::{self, Request};
+    // `cargo run -- hint 03 | head`: end quietly when the reader stops reading, as cat does.
+    // SAFETY: setting a signal's disposition to the default touches no Rust state.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let Some(st) = Stage::parse(stage).filter(|s| s.built()) else {
         eprintln!("error: there is no exercise for stage {stage:?}; give its number, like `cargo run -- hint 01`");
         return false;

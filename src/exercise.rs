@@ -136,6 +136,15 @@ fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where cargo puts what it builds: $CARGO_TARGET_DIR, else the workspace's target/. (Not beside
+/// the image store: that moved to /var/lib/workshop, out of the student's tree.)
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| workspace_root().join(d))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 /// Builds the exercise with cargo, as the user who ran `sudo` when there is one, so that files in
 /// target/ stay theirs.
 pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
@@ -156,11 +165,7 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    let target = crate::image::workshop_dir()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "target".into());
-    Ok(target.join("debug").join(track.bin(stage)))
+    Ok(target_dir().join("debug").join(track.bin(stage)))
 }
 
 /// Builds an exercise and runs every fact check of its stage against it.
