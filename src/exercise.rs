@@ -145,6 +145,11 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// Where [`build`] leaves an exercise's binary: cargo's dev profile in [`target_dir`].
+pub fn built_bin(track: Track, stage: Stage) -> PathBuf {
+    target_dir().join("debug").join(track.bin(stage))
+}
+
 /// Builds the exercise with cargo, as the user who ran `sudo` when there is one, so that files in
 /// target/ stay theirs.
 pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
@@ -165,7 +170,7 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    Ok(target_dir().join("debug").join(track.bin(stage)))
+    Ok(built_bin(track, stage))
 }
 
 /// Builds an exercise and runs every fact check of its stage against it.

@@ -47,6 +47,18 @@ fn every_exercise_still_fails_with_its_todo() {
     }
 }
 
+/// `check` builds with cargo and then runs the binary where cargo put it: the same file cargo
+/// gives the tests.
+#[test]
+fn check_runs_the_binary_cargo_builds() {
+    for stage in common::built_stages() {
+        let track = exercise::Track::Solutions;
+        assert_eq!(exercise::built_bin(track, stage), common::solution_bin(stage), "{stage}");
+        let track = exercise::Track::Exercises;
+        assert_eq!(exercise::built_bin(track, stage), common::exercise_bin(stage), "{stage}");
+    }
+}
+
 /// The exercise and its solution must be the same file outside the `ANCHOR: todo` region, so that
 /// neither drifts from the other.
 #[test]
