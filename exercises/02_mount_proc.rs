@@ -4,6 +4,14 @@
 //! `ps` reads /proc, and /proc is still the host's. Your job, inside the container, in order:
 //! make every mount private so nothing reaches the host, then mount a new proc filesystem.
 //!
+//! The checker verifies: `ls /proc` inside lists only PID 1; the container has its own mount
+//! namespace; the host's mount table is the same after the run as before it. And, before your
+//! /proc is mounted, the exercise itself refuses to go on if any mount is still shared.
+//! Man pages: mount_namespaces(7), mount(2), proc(5).
+//! Stuck? `cargo run -- hint 02` shows one hint at a time: the idea, where to look, the API.
+//!
+//! Break it (once it passes): drop MS_REC, so that only / becomes private, and check again.
+//!
 //! Try it:   cargo run --bin ex02_mount_proc -- ps -e
 //! Check it: cargo run -- check 02
 
@@ -19,14 +27,10 @@ use workshop::Stage;
 // TODO: Make `/` and every mount below it private, then mount proc on `target`.
 // ANCHOR: todo
 fn make_private() -> nix::Result<()> {
-    // Hint: mount(2) with no source, target "/", no fstype, and MS_REC | MS_PRIVATE.
-    // In shell: mount --make-rprivate /
-    todo!("mark every mount private with MS_REC | MS_PRIVATE")
+    todo!("make every mount private: `cargo run -- hint 02` if you are stuck")
 }
 
 fn mount_proc(target: &Path) -> nix::Result<()> {
-    // Hint: mount(2) with source "proc", fstype "proc" and MS_NOSUID | MS_NODEV | MS_NOEXEC.
-    // In shell: mount -t proc proc /proc
     todo!("mount a proc filesystem on `target`")
 }
 // ANCHOR_END: todo

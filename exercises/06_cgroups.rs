@@ -3,8 +3,16 @@
 //! The container's cgroup exists already: the library made its directory (one per controller tree
 //! on cgroup v1, one directory on v2) and wrote every limit except the memory controller's. The
 //! child waits, not yet in it. Your job runs on the host, before the child is let go: write the
-//! memory limits into their files, then move the child into the cgroup, so that everything it
-//! runs is limited from its first instruction.
+//! memory limits (`memory`: file name and value), then move the child into the cgroup, so that
+//! everything it runs is limited from its first instruction.
+//!
+//! The checker verifies: with `--memory 32m` the container's own ws-… cgroup holds 33554432 while
+//! it runs; a 64 MiB allocation is OOM-killed (137) and counted in that cgroup; `--pids-limit 20`
+//! stops a loop of 30 forks; the cgroup is gone after the run. And every check of 01–05.
+//! Man pages: cgroups(7); the kernel's cgroup-v1/memory.rst and cgroup-v2.rst.
+//! Stuck? `cargo run -- hint 06` shows one hint at a time: the idea, where to look, the API.
+//!
+//! Break it (once it passes): move the child in but skip the memory writes, and check again.
 //!
 //! Try it:   cargo run --bin ex06_cgroups -- --memory 32m -- cat /proc/self/cgroup
 //! Check it: cargo run -- check 06
@@ -19,17 +27,10 @@ use workshop::cgroups::{Cgroup, Write};
 use workshop::mechanisms::Mechanisms;
 use workshop::Stage;
 
-// TODO: Write the memory limit files, then put the child's PID into the cgroup's cgroup.procs.
+// TODO: Write the memory limit files, then put the child's PID into the cgroup.
 // ANCHOR: todo
 fn limit_memory_and_join(cgroup: &Cgroup, memory: &[Write], pid: Pid) -> anyhow::Result<()> {
-    // Hints:
-    // - Each `Write` is a file name and a value: `memory.limit_in_bytes` ← `33554432` on v1,
-    //   `memory.max` ← `33554432` on v2. `cgroup.dir_for(&w.file)` is the directory that holds it.
-    // - A limit is set by writing its value into its file: std::fs::write(dir.join(&w.file), …).
-    // - Joining is one more write: the PID into `cgroup.procs` of every directory in
-    //   `cgroup.paths()` (v1 has one per controller tree). Its children are born inside.
-    // - Limits first, then the PID: a process must never run unlimited in a limited container.
-    todo!("write the memory limits and move the child into its cgroup")
+    todo!("limit the memory, then move the child in: `cargo run -- hint 06` if you are stuck")
 }
 // ANCHOR_END: todo
 

@@ -1,8 +1,8 @@
 //! The workshop's default binary: `cargo run` with no `--bin`.
 //!
 //! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
-//! checks exercises (`check`), shows progress, measures a container against the course notes' claims
-//! (`measure`), builds the root filesystem (`rootfs`) and removes what killed runs left (`cleanup`).
+//! checks exercises (`check`), gives their hints one level at a time (`hint`), shows progress,
+//! measures a container against the course notes' claims (`measure`), builds the root filesystem (`rootfs`) and removes what killed runs left (`cleanup`).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +30,17 @@ enum Cmd {
         /// Check the reference solutions instead of your exercises.
         #[arg(long)]
         solutions: bool,
+    },
+    /// The next hint for an exercise: the idea, then where to look, then the API.
+    Hint {
+        /// The stage: 1, 01 or 01_pid.
+        stage: String,
+        /// Show every hint of this exercise.
+        #[arg(long, conflicts_with = "reset")]
+        all: bool,
+        /// Forget the hints seen for this exercise; the next `hint` starts at the first again.
+        #[arg(long)]
+        reset: bool,
     },
     /// Which exercises are done.
     Progress {
@@ -60,6 +71,7 @@ fn main() -> ExitCode {
         Cmd::Check { stage, solutions } => {
             check(stage.as_deref(), if solutions { Track::Solutions } else { Track::Exercises })
         }
+        Cmd::Hint { stage, all, reset } => hint(&stage, all, reset),
         Cmd::Progress { solutions } => {
             exercise::progress(if solutions { Track::Solutions } else { Track::Exercises })
         }
@@ -105,6 +117,29 @@ fn cleanup() -> bool {
         }
     }
     ok
+}
+
+fn hint(stage: &str, all: bool, reset: bool) -> bool {
+    use exercise::hints::{self, Request};
+    // `cargo run -- hint 03 | head`: end quietly when the reader stops reading, as cat does.
+    // SAFETY: setting a signal's disposition to the default touches no Rust state.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let Some(st) = Stage::parse(stage).filter(|s| s.built()) else {
+        eprintln!("error: there is no exercise for stage {stage:?}; give its number, like `cargo run -- hint 01`");
+        return false;
+    };
+    let request = match (all, reset) {
+        (true, _) => Request::All,
+        (_, true) => Request::Reset,
+        _ => Request::Next,
+    };
+    match hints::show(st, request) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
 }
 
 fn check(stage: Option<&str>, track: Track) -> bool {

@@ -1,8 +1,16 @@
 //! Exercise 01 · PID namespace
 //!
 //! A container starts life as an ordinary child process. What makes it a container is the set of
-//! namespaces it is born into. Your job: start the child with clone(2) so that it is born into a new
-//! PID namespace, where it will be PID 1.
+//! namespaces it is born into. Your job: start the child so that it is born into a new PID
+//! namespace, where it will be PID 1, and return its PID as the host sees it.
+//!
+//! The checker verifies: the command runs as PID 1; the child's /proc/PID/ns/pid differs from the
+//! host's; the command's exit status (and 128 + signal when killed) passes through.
+//! Man pages: clone(2), pid_namespaces(7).
+//! Stuck? `cargo run -- hint 01` shows one hint at a time: the idea, where to look, the API.
+//!
+//! Break it (once it passes): give clone(2) `CloneFlags::empty()` instead of `flags`, and check
+//! again. The checker names what went wrong.
 //!
 //! Try it:   cargo run --bin ex01_pid -- sh -c 'echo $$'
 //! Check it: cargo run -- check 01
@@ -17,8 +25,8 @@ use std::process::ExitCode;
 use workshop::mechanisms::Mechanisms;
 use workshop::Stage;
 
-// TODO: Start `child` as a new process with clone(2) and return its PID.
-// `flags` already holds CLONE_NEWPID (and, in later stages, the other CLONE_NEW* flags).
+// TODO: Start `child` as a new process in the namespaces `flags` asks for (CLONE_NEWPID, and in
+// later stages the other CLONE_NEW* flags), and return its PID.
 // ANCHOR: todo
 fn clone_child(child: CloneCb<'_>, flags: CloneFlags) -> nix::Result<Pid> {
     // clone(2) does not give the child a copy of our stack pointer's memory the way fork(2) does

@@ -4,6 +4,14 @@
 //! `ps` reads /proc, and /proc is still the host's. Your job, inside the container, in order:
 //! make every mount private so nothing reaches the host, then mount a new proc filesystem.
 //!
+//! The checker verifies: `ls /proc` inside lists only PID 1; the container has its own mount
+//! namespace; the host's mount table is the same after the run as before it. And, before your
+//! /proc is mounted, the exercise itself refuses to go on if any mount is still shared.
+//! Man pages: mount_namespaces(7), mount(2), proc(5).
+//! Stuck? `cargo run -- hint 02` shows one hint at a time: the idea, where to look, the API.
+//!
+//! Break it (once it passes): drop MS_REC, so that only / becomes private, and check again.
+//!
 //! Try it:   cargo run --bin ex02_mount_proc -- ps -e
 //! Check it: cargo run -- check 02
 

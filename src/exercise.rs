@@ -3,7 +3,10 @@
 //!
 //! An exercise binary (`exercises/NN_topic.rs`) is the stage's container with one mechanism replaced
 //! by the student's function (see [`crate::mechanisms`]). `cargo run -- check NN` builds it, runs every
-//! fact check of [`crate::facts`] against it, and says in full sentences what passed and what did not.
+//! fact check of [`crate::facts`] against it, and says in full sentences what passed and what did not;
+//! a failure that matches a known mistake names the hint level to read ([`hints`]).
+
+pub mod hints;
 
 use crate::facts;
 use crate::mechanisms::Mechanisms;
@@ -11,6 +14,7 @@ use crate::stage::Stage;
 use colored::Colorize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
 
 /// The help's opening paragraph of every exercise binary; its flags are the stage's own.
 const ABOUT: &str = "Your version of a workshop stage. Check it with: cargo run -- check NN";
@@ -43,7 +47,50 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
         );
         args.common.command = try_it_command(stage);
     }
+    let mechanisms = guard_propagation(mechanisms);
     crate::lesson::main_with(args, |config| config.mechanisms = mechanisms, |_| Ok(()))
+}
+
+/// The student's make_private, kept for [`make_private_then_verify`].
+static STUDENT_MAKE_PRIVATE: OnceLock<fn() -> nix::Result<()>> = OnceLock::new();
+
+/// Exercise 02's safety net. A make_private that leaves a mount shared (MS_REC forgotten: the
+/// "break it" task) would let the next mount, the new /proc, propagate onto the host's own /proc on
+/// a machine where systemd made the mounts shared. So after the student's function the exercise
+/// reads its own mount table and stops before anything is mounted if a mount is still shared.
+fn guard_propagation(mut mechanisms: Mechanisms) -> Mechanisms {
+    if let Some(student) = mechanisms.make_private {
+        let _ = STUDENT_MAKE_PRIVATE.set(student);
+        mechanisms.make_private = Some(make_private_then_verify);
+    }
+    mechanisms
+}
+
+/// Runs in the container's child, in its new mount namespace (the static was set before clone).
+fn make_private_then_verify() -> nix::Result<()> {
+    let student = STUDENT_MAKE_PRIVATE.get().ok_or(nix::errno::Errno::EINVAL)?;
+    student()?;
+    let mounts = crate::mounts::host_mounts().map_err(|_| nix::errno::Errno::EIO)?;
+    let shared = still_shared(&mounts);
+    if shared.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: after your make_private {} mount(s) are still shared ({}): a mount made now would \
+         reach the host, so the exercise stops before mounting anything",
+        shared.len(),
+        shared.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+    );
+    Err(nix::errno::Errno::EINVAL)
+}
+
+/// The mounts whose propagation still has a `shared:N` peer group.
+fn still_shared(mounts: &[crate::mounts::MountEntry]) -> Vec<String> {
+    mounts
+        .iter()
+        .filter(|m| m.propagation.contains("shared:"))
+        .map(|m| format!("{} {}", m.mount_point, m.propagation))
+        .collect()
 }
 
 /// The student's exercises or the reference solutions.
@@ -89,6 +136,20 @@ fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where cargo puts what it builds: $CARGO_TARGET_DIR, else the workspace's target/. (Not beside
+/// the image store: that moved to /var/lib/workshop, out of the student's tree.)
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| workspace_root().join(d))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Where [`build`] leaves an exercise's binary: cargo's dev profile in [`target_dir`].
+pub fn built_bin(track: Track, stage: Stage) -> PathBuf {
+    target_dir().join("debug").join(track.bin(stage))
+}
+
 /// Builds the exercise with cargo, as the user who ran `sudo` when there is one, so that files in
 /// target/ stay theirs.
 pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
@@ -96,7 +157,7 @@ pub fn build(track: Track, stage: Stage) -> Result<PathBuf, String> {
 }
 
 /// `cargo build --bin BIN` of this workspace, as the user who ran `sudo` when there is one, and the
-/// path of the binary it made: beside the running program (target/debug), where cargo puts it.
+/// path of the binary it made, in cargo's dev profile in [`target_dir`].
 pub fn cargo_build(bin: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -115,22 +176,7 @@ pub fn cargo_build(bin: &str) -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    Ok(binary_dir().join(bin))
-}
-
-/// target/debug (or CARGO_TARGET_DIR/debug): where cargo puts this workspace's binaries, found from
-/// the running program (target/debug/workshop, or target/debug/deps/… for a test).
-fn binary_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir).join("debug");
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe.parent().unwrap_or(Path::new("target/debug"));
-    if dir.ends_with("deps") {
-        dir.parent().unwrap_or(dir).to_path_buf()
-    } else {
-        dir.to_path_buf()
-    }
+    Ok(target_dir().join("debug").join(bin))
 }
 
 /// Builds an exercise and runs every fact check of its stage against it.
@@ -153,8 +199,18 @@ pub fn check_binary(stage: Stage, bin: &Path) -> Verdict {
     let checks = facts::checks_for(stage);
     let total = checks.len();
     let mut failures = Vec::new();
+    let mut diagnosed = Vec::new();
     for c in checks {
         if let Err(why) = (c.run)(&bin) {
+            // A known mistake gets a second sentence, once: what is wrong, which hint to read.
+            let why = match hints::diagnose(stage, &why).filter(|d| !diagnosed.contains(d)) {
+                Some(diagnosis) => {
+                    let why = format!("{why}.\n    {diagnosis}");
+                    diagnosed.push(diagnosis);
+                    why
+                }
+                None => why,
+            };
             failures.push((c.name.to_string(), why));
         }
     }
@@ -189,7 +245,8 @@ pub fn explain(track: Track, stage: Stage, verdict: &Verdict) {
                 "…".yellow().bold()
             );
             println!("  It said: {message}");
-            println!("  Open {file}, read the hints above the TODO, and replace the todo!() with your code.");
+            println!("  Open {file}, read the TODO and the man pages it names, and replace the todo!() with your code.");
+            println!("  Stuck? `cargo run -- hint {n:02}` shows one hint at a time.");
         }
         Verdict::Failing { passed, failures } => {
             println!(
@@ -201,7 +258,7 @@ pub fn explain(track: Track, stage: Stage, verdict: &Verdict) {
             for (name, why) in failures {
                 println!("  ✗ {name}: {why}.");
             }
-            println!("  Look at the function under the TODO in {file}; the chapter for stage {n:02} in the book explains the mechanism.");
+            println!("  Look at the function under the TODO in {file}; the chapter for stage {n:02} in the book explains the mechanism, and `cargo run -- hint {n:02}` gives the next hint.");
         }
         Verdict::DoesNotBuild { output } => {
             println!("{} Stage {n:02} ({stage}): {file} does not compile yet. Here is what the compiler said:", "✗".red().bold());
@@ -228,4 +285,19 @@ pub fn progress(track: Track) -> bool {
         println!("  {:<14} {:<28} {mark}", stage.bin(), track.file(stage));
     }
     all_done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mount_left_shared_is_named_and_private_ones_are_not() {
+        let mounts = crate::mounts::parse_mountinfo(
+            "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+             22 27 0:21 / /proc rw,relatime shared:5 - proc proc rw\n\
+             23 27 0:22 / /sys rw,relatime master:3 - sysfs sysfs rw\n",
+        );
+        assert_eq!(still_shared(&mounts), ["/proc shared:5"]);
+    }
 }

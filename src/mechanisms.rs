@@ -18,6 +18,9 @@ pub struct Mechanisms {
     pub make_private: Option<fn() -> nix::Result<()>>,
     /// 02_mount_proc: a proc filesystem for the container's PID namespace.
     pub mount_proc: Option<fn(&Path) -> nix::Result<()>>,
+    /// 03_rootfs: make the root filesystem's directory a mount point (a bind onto itself), which
+    /// pivot_root(2) needs; the student meets its EINVAL by leaving it out.
+    pub bind_root: Option<fn(&Path) -> nix::Result<()>>,
     /// 03_rootfs: switch the root of the mount namespace.
     pub pivot_into: Option<fn(&Path) -> nix::Result<()>>,
     /// 04_network: inside, turn the veth end the host moved in into a working eth0.

@@ -133,7 +133,10 @@ fn mount_proc_at(i: &Inside, sys: &dyn Syscalls, target: &Path) -> anyhow::Resul
 
 // ANCHOR: stage03
 fn bind_root(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
-    Ok(crate::rootfs::bind_onto_itself(sys, i.root()?)?)
+    match i.config.mechanisms.bind_root {
+        Some(exercise) => Ok(exercise(i.root()?)?),
+        None => Ok(crate::rootfs::bind_onto_itself(sys, i.root()?)?),
+    }
 }
 
 /// 02's /proc, mounted under the new root before pivot_root: the kernel lets a user namespace
