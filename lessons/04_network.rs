@@ -2,7 +2,7 @@
 //!
 //! Run it: `cargo run --bin 04_network`, or `cargo run --bin 04_network -- ip addr`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use workshop::lesson::{self, Lesson};
 use workshop::narrate::{ms, var};
 use workshop::network::forward::Publish;
 use workshop::network::{self, Attach, Bridge, HostNetwork, NetworkConfig};
-use workshop::Stage;
+use workshop::{probes, Stage};
 
 /// Stage 04: a network namespace with a veth pair to the host, an address, a route.
 ///
@@ -121,9 +121,9 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let out_ping = server.read_line();
     let rx = network::rx_packets(&host_end);
     let line = accept_line(&listener)?;
-    wait_for_port(SocketAddrV4::new(ip, 80));
+    probes::wait_for_port(SocketAddrV4::new(ip, 80), Duration::from_secs(2));
     let in_ping = host_ping(ip)?;
-    let page = http_get(SocketAddrV4::new(ip, 80))?;
+    let page = page_at(SocketAddrV4::new(ip, 80))?;
     drop(server);
     drop(listener);
     let n = &mut l.narrator;
@@ -170,7 +170,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let mut published = Vec::new();
     for (i, name) in ["A", "B"].iter().enumerate() {
         let mut cfg = l.config.clone().with_hostname(format!("container-{}", name.to_lowercase()));
-        let port = free_or_any(DEMO_PORTS[i]);
+        let port = probes::free_or_any(DEMO_PORTS[i]);
         let mut netc =
             NetworkConfig { attach: Attach::Bridge(bridge.name.clone()), ..bnet.clone() };
         netc.address = block.host(2 + i as u32).expect("a /29 holds two containers");
@@ -194,8 +194,8 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         &servers_config(&l.config, &bnet, &bridge, 4),
         &["sh", "-c", &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {b_ip} 80")],
     )?;
-    let page_a = http_get(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[0]))?;
-    let page_b = http_get(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[1]))?;
+    let page_a = page_at(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[0]))?;
+    let page_b = page_at(SocketAddrV4::new(Ipv4Addr::LOCALHOST, published[1]))?;
     let n = &mut l.narrator;
     n.views_header();
     n.views(&format!("127.0.0.1:{}", published[0]), page_a.trim(), format!("A on {a_ip}:80"));
@@ -307,10 +307,10 @@ impl Server {
         if let Some(port) = argv.iter().position(|a| a == "-p").and_then(|i| argv.get(i + 1)) {
             let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
             let addr = SocketAddrV4::new(ip, port.parse().unwrap_or(80));
-            wait_for_port(addr);
+            probes::wait_for_port(addr, Duration::from_secs(2));
         } else if argv.last().is_some_and(|s| s.contains("httpd")) {
             let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
-            wait_for_port(SocketAddrV4::new(ip, 80));
+            probes::wait_for_port(SocketAddrV4::new(ip, 80), Duration::from_secs(2));
         }
         Ok(Server { _running: running })
     }
@@ -322,16 +322,6 @@ fn servers_config(base: &Config, net: &NetworkConfig, bridge: &Bridge, n: u32) -
     netc.address = net.subnet.host(n).expect("the bridge's block holds a third container");
     cfg.network = Some(netc);
     cfg
-}
-
-fn wait_for_port(addr: SocketAddrV4) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr.into(), Duration::from_millis(100)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// `ip -o -4 addr` and `ip route` output, without the run-to-run interface index, the same from
@@ -422,14 +412,9 @@ fn fallback_tunnels_on_host() -> String {
     names.join(" ")
 }
 
-/// A plain HTTP/1.0 GET, returning the body.
-fn http_get(addr: SocketAddrV4) -> anyhow::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: workshop\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    Ok(text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(text))
+/// The page a web server at `addr` serves (the body of an HTTP/1.0 GET).
+fn page_at(addr: SocketAddrV4) -> anyhow::Result<String> {
+    Ok(probes::body(&probes::http_get(addr, Duration::from_secs(2))?).to_string())
 }
 
 /// Accepts one connection within a few seconds; a stop signal ends the wait (and the demo) cleanly.
@@ -465,17 +450,6 @@ fn accept_line(listener: &TcpListener) -> anyhow::Result<String> {
 /// Pings from the host: one ICMP echo request, sent by the workshop's own ping (src/toolbox/ping.rs).
 fn host_ping(ip: Ipv4Addr) -> anyhow::Result<bool> {
     Ok(workshop::toolbox::ping::once(ip, Duration::from_secs(2))?)
-}
-
-/// The port if it is free on 127.0.0.1, else one the kernel picks.
-fn free_or_any(port: u16) -> u16 {
-    match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
-        Ok(_) => port,
-        Err(_) => TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(port),
-    }
 }
 
 /// Sends `size` bytes from a container to the host and measures the rate on the host's side.

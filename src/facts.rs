@@ -7,7 +7,6 @@
 
 use crate::stage::Stage;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,7 +130,7 @@ impl Live {
 
     /// The container's namespace inode of a kind, read by the host.
     pub fn ns(&self, kind: &str) -> Result<u64, String> {
-        ns_of(&format!("/proc/{}/ns/{kind}", self.container_pid))
+        crate::probes::ns_inode(Some(self.container_pid), kind)
     }
 
     /// Sends `signal` to the stage process and returns its exit status.
@@ -182,14 +181,10 @@ impl Drop for Live {
     }
 }
 
-fn ns_of(path: &str) -> Result<u64, String> {
-    std::fs::metadata(path).map(|m| m.ino()).map_err(|e| format!("cannot read {path}: {e}"))
-}
-
 /// The host's namespace inode of a kind (this process's). An error when it cannot be read, so that
 /// "differs from the host's" never passes on a failed read.
 pub fn host_ns(kind: &str) -> Result<u64, String> {
-    ns_of(&format!("/proc/self/ns/{kind}"))
+    crate::probes::ns_inode(None, kind)
 }
 
 /// Whether a shell said that a fork was refused (EAGAIN): busybox sh says "can't fork: Resource
@@ -204,6 +199,16 @@ pub fn fork_refused(said: &str) -> bool {
 /// Whether a process still exists.
 pub fn process_exists(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Temporary files other programs make in /tmp while a run happens (the C compiler and linker
+/// that cargo calls, rustc): not the workshop's, so not counted as left behind.
+fn foreign_temp(name: &str) -> bool {
+    let cc = name.len() > 9
+        && name.starts_with("cc")
+        && name[2..8].chars().all(|c| c.is_ascii_alphanumeric())
+        && name.as_bytes()[8] == b'.';
+    cc || name.starts_with("rustc") || name.starts_with(".tmp")
 }
 
 /// What the host looks like, to compare before and after a run.
@@ -245,7 +250,7 @@ impl HostState {
         let state = crate::runtime::state_dir::state_dir();
         HostState {
             mountinfo: crate::mounts::host_mounts().unwrap_or_default(),
-            tmp_entries: list(Path::new("/tmp")),
+            tmp_entries: list(Path::new("/tmp")).into_iter().filter(|e| !foreign_temp(e)).collect(),
             workshop_entries: list(&crate::image::workshop_dir()),
             hostname: crate::uts::host_hostname(),
             links: workshop_links(),
@@ -474,9 +479,9 @@ pub fn default_rootfs_for(_bin: &Path) -> PathBuf {
 pub fn root_is_the_rootfs(bin: &Path) -> Result<(), String> {
     let live = Live::start(bin, &[])?;
     let root = PathBuf::from(format!("/proc/{}/root/", live.container_pid));
-    let seen = std::fs::metadata(&root).map_err(|e| e.to_string())?;
-    let host = std::fs::metadata("/").map_err(|e| e.to_string())?;
-    expect((seen.dev(), seen.ino()) != (host.dev(), host.ino()), || {
+    let seen = crate::probes::dev_ino(&root)?;
+    let host = crate::probes::dev_ino(Path::new("/"))?;
+    expect(seen != host, || {
         "the container's / (host: /proc/PID/root) is the host's own /: pivot_root did not happen"
             .into()
     })?;
@@ -824,4 +829,17 @@ pub fn cgroup_removed_after(bin: &Path) -> Result<(), String> {
             workshop_cgroups()
         )
     })
+}
+
+#[cfg(test)]
+mod foreign_temp_tests {
+    #[test]
+    fn compiler_temp_files_are_not_the_workshops() {
+        for name in ["ccAPb5XU.cdtor.o", "ccE6E3lY.cdtor.c", "cc5qV1rT.res", "rustcXyZ"] {
+            assert!(super::foreign_temp(name), "{name}");
+        }
+        for name in ["secret.txt", "workshop-root-only.txt", "cc.txt", "workshop-secret-1.txt"] {
+            assert!(!super::foreign_temp(name), "{name}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub mod netlink;
 pub mod network;
 pub mod overlay;
 pub mod privileges;
+pub mod probes;
 pub mod rootfs;
 pub mod runtime;
 pub mod signals;

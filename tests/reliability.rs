@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -124,17 +124,12 @@ fn the_next_run_of_any_stage_removes_what_a_killed_run_left() {
 
 /// A port on 127.0.0.1 that nothing listens on right now.
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+    workshop::probes::free_ports(1)[0]
 }
 
 fn http_get(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut page = String::new();
-    s.read_to_string(&mut page).ok()?;
+    let page = workshop::probes::http_get(addr, Duration::from_secs(2)).ok()?;
     page.contains("200 OK").then_some(page)
 }
 
@@ -160,11 +155,8 @@ impl Drop for Stages {
 fn parallel_containers(bin: &str, n: usize) {
     let script = "mount -t tmpfs none /tmp && { hostname; ip -o -4 addr show eth0; } > /tmp/index.html && exec httpd -f -p 80 -h /tmp";
     common::leaves_host_as_found(|| {
-        // Distinct free ports, held until all are chosen, so that no two containers get one port.
-        let held: Vec<TcpListener> =
-            (0..n).map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).collect();
-        let ports: Vec<u16> = held.iter().map(|l| l.local_addr().unwrap().port()).collect();
-        drop(held);
+        // Distinct free ports, so that no two containers get one port.
+        let ports = workshop::probes::free_ports(n);
         let mut running = Stages(Vec::new());
         for (i, port) in ports.into_iter().enumerate() {
             let (p, h) = (format!("{port}:80"), format!("c{i}"));

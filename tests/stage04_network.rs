@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use workshop::facts;
@@ -39,18 +39,13 @@ fn the_container_has_its_own_network_and_packets_cross() {
 }
 
 fn http_get(port: u16) -> String {
+    let addr = std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-            use std::io::Write;
-            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-            let mut text = String::new();
-            if s.read_to_string(&mut text).is_ok() && !text.is_empty() {
-                return text;
-            }
+        match workshop::probes::http_get(addr, Duration::from_secs(2)) {
+            Ok(text) if !text.is_empty() => return text,
+            _ => assert!(Instant::now() < deadline, "nothing answered on 127.0.0.1:{port}"),
         }
-        assert!(Instant::now() < deadline, "nothing answered on 127.0.0.1:{port}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
