@@ -88,33 +88,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_http_get_reads_the_page() {
+    /// A one-shot web server on 127.0.0.1 that answers `hello`.
+    fn one_page_server() -> (SocketAddrV4, std::thread::JoinHandle<()>) {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let addr = match listener.local_addr().unwrap() {
-            std::net::SocketAddr::V4(a) => a,
-            _ => unreachable!(),
-        };
+        let std::net::SocketAddr::V4(addr) = listener.local_addr().unwrap() else { unreachable!() };
         let server = std::thread::spawn(move || {
             let (mut c, _) = listener.accept().unwrap();
             let mut req = [0u8; 256];
             let _ = c.read(&mut req).unwrap();
-            c.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello\n").unwrap();
+            let _ = c.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello\n");
         });
+        (addr, server)
+    }
+
+    #[test]
+    fn a_port_that_answers_and_its_page() {
+        let (addr, server) = one_page_server();
         assert!(wait_for_port(addr, Duration::from_secs(1)));
         server.join().unwrap();
-        let listener2 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let addr2 = match listener2.local_addr().unwrap() {
-            std::net::SocketAddr::V4(a) => a,
-            _ => unreachable!(),
-        };
-        let server = std::thread::spawn(move || {
-            let (mut c, _) = listener2.accept().unwrap();
-            let mut req = [0u8; 256];
-            let _ = c.read(&mut req).unwrap();
-            c.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello\n").unwrap();
-        });
-        let page = http_get(addr2, Duration::from_secs(2)).unwrap();
+        let (addr, server) = one_page_server();
+        let page = http_get(addr, Duration::from_secs(2)).unwrap();
         server.join().unwrap();
         assert_eq!(body(&page), "hello\n");
     }
