@@ -22,6 +22,10 @@ const ABOUT: &str = "Stage 04: a network namespace with a veth pair to the host,
 
 /// The demo's two web servers publish here, as in the course notes.
 const DEMO_PORTS: [u16; 2] = [8080, 8081];
+/// How long to wait for a server in a container to answer: it answers in milliseconds, but an
+/// emulated machine (the test VM) or a loaded one can take seconds, and waiting costs nothing
+/// when it does answer.
+const PATIENCE: Duration = Duration::from_secs(10);
 /// The bridge's block: the bridge, its two web servers and a client.
 const BRIDGE_BLOCK: u8 = 29;
 /// Where the host listens for the container, on the gateway address that only our veth has.
@@ -121,7 +125,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let out_ping = server.read_line();
     let rx = network::rx_packets(&host_end);
     let line = accept_line(&listener)?;
-    probes::wait_for_port(SocketAddrV4::new(ip, 80), Duration::from_secs(2));
+    probes::wait_for_port(SocketAddrV4::new(ip, 80), PATIENCE);
     let in_ping = host_ping(ip)?;
     let page = page_at(SocketAddrV4::new(ip, 80))?;
     drop(server);
@@ -303,14 +307,14 @@ impl Server {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         let mut running = container::spawn(config, &argv, Stdio::Capture)?;
         running.release()?;
-        // Wait until the server answers, or give up after a second.
+        // Wait until the server answers: at once on a real machine, seconds in an emulated one.
         if let Some(port) = argv.iter().position(|a| a == "-p").and_then(|i| argv.get(i + 1)) {
             let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
             let addr = SocketAddrV4::new(ip, port.parse().unwrap_or(80));
-            probes::wait_for_port(addr, Duration::from_secs(2));
+            probes::wait_for_port(addr, PATIENCE);
         } else if argv.last().is_some_and(|s| s.contains("httpd")) {
             let ip = config.network.as_ref().map(|n| n.address).unwrap_or(Ipv4Addr::LOCALHOST);
-            probes::wait_for_port(SocketAddrV4::new(ip, 80), Duration::from_secs(2));
+            probes::wait_for_port(SocketAddrV4::new(ip, 80), PATIENCE);
         }
         Ok(Server { _running: running })
     }
@@ -414,7 +418,7 @@ fn fallback_tunnels_on_host() -> String {
 
 /// The page a web server at `addr` serves (the body of an HTTP/1.0 GET).
 fn page_at(addr: SocketAddrV4) -> anyhow::Result<String> {
-    Ok(probes::body(&probes::http_get(addr, Duration::from_secs(2))?).to_string())
+    Ok(probes::body(&probes::http_get(addr, PATIENCE)?).to_string())
 }
 
 /// Accepts one connection within a few seconds; a stop signal ends the wait (and the demo) cleanly.
