@@ -4,7 +4,7 @@
 //! ```text
 //!   host                                   container (its own network namespace)
 //!   ┌───────────────────────────┐          ┌──────────────────────────┐
-//!   │ wsh-TAG  10.200.0.1/24    │══veth════│ eth0  10.200.0.2/24      │
+//!   │ wsh-TAG  10.200.0.1/30    │══veth════│ eth0  10.200.0.2/30      │
 //!   └───────────────────────────┘          │ lo    127.0.0.1          │
 //!                                          │ default via 10.200.0.1   │
 //!                                          └──────────────────────────┘
@@ -152,7 +152,7 @@ pub fn check_subnet_free(subnet: &Subnet) -> anyhow::Result<()> {
 }
 
 // ANCHOR: host_side
-/// The host's part, while the container waits: a veth pair, one end moved into the container's
+/// The host's part, while the container waits: a veth pair, one end made in the container's
 /// network namespace, the other given the gateway address (or plugged into a bridge); then the
 /// published ports. Each thing is written to the run's record before it is created.
 ///
