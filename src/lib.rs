@@ -23,6 +23,7 @@ pub mod overlay;
 pub mod privileges;
 pub mod rootfs;
 pub mod runtime;
+pub mod samples;
 pub mod signals;
 pub mod stage;
 pub mod sync;
