@@ -3,6 +3,7 @@
 //! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
 //! checks exercises (`check`), gives their hints one level at a time (`hint`), shows progress,
 //! measures a container against the course notes' claims (`measure`), builds the root filesystem (`rootfs`) and removes what killed runs left (`cleanup`).
+//! `sample-output` records each demo's real output for the book.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -58,6 +59,12 @@ enum Cmd {
     /// Remove what stages that were killed (kill -9, a crash, a closed terminal) left on the host,
     /// as their records in the state directory list it. Every stage also does this when it starts.
     Cleanup,
+    /// Run each stage's demo once and write its real output, values and all, for the book to show
+    /// beside the redacted snapshot (book/src/output/). Needs root, as the demos do.
+    SampleOutput {
+        /// Only this stage: 1, 01 or 01_pid (default: every built stage).
+        stage: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Cleanup => cleanup(),
+        Cmd::SampleOutput { stage } => sample_output(stage.as_deref()),
         Cmd::Rootfs => match workshop::image::ensure(None) {
             Ok(root) => {
                 println!("{}", root.display());
@@ -114,6 +122,39 @@ fn cleanup() -> bool {
         for f in failures {
             eprintln!("error: {f}; it stays in the record, and the next cleanup tries again");
             ok = false;
+        }
+    }
+    ok
+}
+
+fn sample_output(stage: Option<&str>) -> bool {
+    use workshop::samples;
+    if !workshop::privileges::is_root() {
+        eprintln!(
+            "error: sample-output runs each stage's demo, which needs root; run it with sudo"
+        );
+        return false;
+    }
+    let stages: Vec<Stage> = match stage {
+        Some(s) => match Stage::parse(s).filter(|s| s.built()) {
+            Some(st) => vec![st],
+            None => {
+                eprintln!("error: there is no built stage {s:?}; give its number, like `cargo run -- sample-output 01`");
+                return false;
+            }
+        },
+        None => Stage::ALL.into_iter().filter(|s| s.built()).collect(),
+    };
+    let header = samples::machine_header();
+    println!("{header}");
+    let mut ok = true;
+    for st in stages {
+        match samples::record(st, &header) {
+            Ok(files) => println!("  {st}: wrote {}", files.plain.display()),
+            Err(e) => {
+                eprintln!("error: {st}: {}", workshop::lesson::one_line(&e));
+                ok = false;
+            }
         }
     }
     ok

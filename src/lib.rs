@@ -24,6 +24,7 @@ pub mod privileges;
 pub mod probes;
 pub mod rootfs;
 pub mod runtime;
+pub mod samples;
 pub mod signals;
 pub mod stage;
 pub mod sync;
