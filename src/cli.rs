@@ -23,6 +23,8 @@ pub struct StageArgs {
     pub user: Option<UserArgs>,
     /// 06_cgroups on.
     pub cgroups: Option<crate::cgroups::CgroupArgs>,
+    /// 07_overlay on.
+    pub overlay: Option<OverlayArgs>,
 }
 
 impl StageArgs {
@@ -42,6 +44,9 @@ impl StageArgs {
         if stage >= Stage::Cgroups {
             cmd = crate::cgroups::CgroupArgs::augment_args(cmd);
         }
+        if stage >= Stage::Overlay {
+            cmd = OverlayArgs::augment_args(cmd);
+        }
         cmd
     }
 
@@ -56,6 +61,7 @@ impl StageArgs {
             cgroups: group(Stage::Cgroups)
                 .then(|| crate::cgroups::CgroupArgs::from_arg_matches(m))
                 .transpose()?,
+            overlay: group(Stage::Overlay).then(|| OverlayArgs::from_arg_matches(m)).transpose()?,
         })
     }
 
@@ -181,6 +187,16 @@ fn usage_error(e: clap::Error) -> ! {
         .unwrap_or_default();
     eprintln!("error: {bin}: {first}; see `{bin} --help` for the flags");
     std::process::exit(SETUP_FAILED);
+}
+
+/// Flags from stage 07 on: the image the container's root is stacked from.
+#[derive(Args, Debug, Clone)]
+pub struct OverlayArgs {
+    /// The image to run: a name in the store (`base`, `web`, or one imported before; see
+    /// `cargo run -- images`), or an unpacked root filesystem DIR or a `docker export` TAR
+    /// (.tar or .tar.gz), imported as a one-layer image named after the file [default: base].
+    #[arg(long, value_name = "NAME|DIR|TAR")]
+    pub image: Option<String>,
 }
 
 /// Flags from stage 05 on: the user namespace.

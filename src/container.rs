@@ -45,6 +45,9 @@ pub struct Config {
     pub network: Option<crate::network::NetworkConfig>,
     /// The container's cgroup and its limits (stage 06 on).
     pub cgroup: Option<CgroupConfig>,
+    /// The image whose layers become the container's root, under an upper dir of its own (stage 07
+    /// on). `rootfs` is then the directory the base layer was made from.
+    pub overlay: Option<crate::overlay::root::OverlayImage>,
     pub mechanisms: Mechanisms,
 }
 
@@ -79,6 +82,7 @@ impl Config {
             user: None,
             network: None,
             cgroup: None,
+            overlay: None,
             mechanisms: Mechanisms::library(),
         }
     }
@@ -109,6 +113,10 @@ impl Config {
     /// Whether the root filesystem is attached through an idmapped mount (see
     /// [`crate::userns::idmap_unavailable`] for when it cannot be, and why).
     pub fn idmapped_rootfs(&self) -> bool {
+        if self.overlay.is_some() {
+            // 07 idmaps the image's layers instead (see crate::overlay::root).
+            return false;
+        }
         match (&self.user, &self.rootfs) {
             (Some(user), Some(root)) => crate::userns::idmap_unavailable(root, user).is_none(),
             _ => false,
@@ -195,6 +203,9 @@ pub struct Running {
     pub host_end: Option<String>,
     /// The container's cgroup (stage 06), to read its counters while it runs.
     pub cgroup: Option<crate::cgroups::Cgroup>,
+    /// The container's upper and work dirs (stage 07), to look into from the host while it runs;
+    /// removed after it is reaped.
+    pub layer: Option<crate::overlay::ContainerLayer>,
 }
 
 /// Creates the container's process, blocked until [`Running::release`].
@@ -228,7 +239,22 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         _ => None,
     };
     let tag = crate::network::new_tag();
-    let inside = Inside { config, tree: idmapped.as_ref(), tag: &tag };
+    // 07: the container's own upper dir over the image's layers, made (and recorded) before
+    // clone(2) so that the child finds the dirs and inherits the layers' idmapped trees.
+    let mut made = Cleanup::new();
+    let overlay = match &config.overlay {
+        Some(image) => Some(
+            crate::overlay::root::prepare(
+                image,
+                &container_name(&tag),
+                config.user.as_ref(),
+                &mut made,
+            )
+            .context("prepare the container's overlay root")?,
+        ),
+        None => None,
+    };
+    let inside = Inside { config, tree: idmapped.as_ref(), overlay: overlay.as_ref(), tag: &tag };
     let child = Box::new(|| {
         crate::runtime::record::close_in_child();
         for fd in close_in_child.iter().copied().chain(out_rx_raw) {
@@ -241,16 +267,18 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
     drop(child_side);
     drop(out_tx);
     drop(idmapped);
+    let layer = overlay.map(|o| o.layer);
     let host_end = config.network.as_ref().map(|_| crate::network::veth_names(&tag).0);
     let mut running = Running {
         pid,
         sync: parent_side,
         output: out_rx,
         reaped: false,
-        host: Cleanup::new(),
+        host: made,
         veth: None,
         host_end,
         cgroup: None,
+        layer,
     };
     crate::runtime::record::checkpoint("cloned");
     // The host's part, while the child waits: it needs the child's PID, and must be done before
@@ -275,7 +303,7 @@ fn host_side(
     if let Some(c) = &config.cgroup {
         // 06: a cgroup of its own with its limits written, and the child moved in while it still
         // waits, so that everything it runs is counted and limited from its first instruction.
-        let name = format!("ws-{tag}");
+        let name = container_name(tag);
         cgroup = Some(crate::runtime::cgroup::enter(c, &name, pid, &config.mechanisms, cleanup)?);
     }
     if let Some(user) = &config.user {
@@ -294,10 +322,16 @@ fn host_side(
 }
 // ANCHOR_END: host_side
 
+/// The name of a container's host-side things (its cgroup, its dir in the store): `ws-TAG`.
+pub fn container_name(tag: &str) -> String {
+    format!("ws-{tag}")
+}
+
 /// What the child needs to set itself up: the config, and an idmapped root filesystem if any.
 struct Inside<'a> {
     config: &'a Config,
     tree: Option<&'a std::os::fd::OwnedFd>,
+    overlay: Option<&'a crate::overlay::root::OverlayRoot>,
     /// Names this container's links (`wsc-TAG` becomes eth0 inside).
     tag: &'a str,
 }
@@ -334,6 +368,7 @@ impl Running {
             veth: self.veth.take(),
             host_end: self.host_end.take(),
             cgroup: self.cgroup.take(),
+            layer: self.layer.take(),
         };
         self.reaped = true;
         taken
@@ -536,6 +571,7 @@ fn child_main(
     let steps = crate::runtime::steps::Inside {
         config,
         tree: inside.tree.map(|t| t.as_fd()),
+        overlay: inside.overlay,
         tag: Some(inside.tag),
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -584,7 +620,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// The container's own set-up, in the calling process: for the demo's throwaway children, made
 /// without a network cable or an idmapped tree.
 pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
-    let inside = crate::runtime::steps::Inside { config, tree: None, tag: None };
+    let inside = crate::runtime::steps::Inside { config, tree: None, overlay: None, tag: None };
     crate::runtime::steps::run_all(&inside, &crate::runtime::syscalls::Real)
 }
 

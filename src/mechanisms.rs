@@ -30,7 +30,14 @@ pub struct Mechanisms {
     /// 06_cgroups: from the host, write the memory controller's limit files into the container's
     /// cgroup (the other controllers' are written already), then move the waiting child into it.
     pub limit_memory_and_join: Option<LimitAndJoin>,
+    /// 07_overlay: in the child, with its mounts private, mount an overlay at the last path whose
+    /// lower layers are the first (given bottom first, as an image lists them), with the upper and
+    /// work dirs given.
+    pub mount_overlay: Option<MountOverlay>,
 }
+
+/// 07_overlay: (the layers bottom first, the upper dir, the work dir, where to mount).
+pub type MountOverlay = fn(&[std::path::PathBuf], &Path, &Path, &Path) -> anyhow::Result<()>;
 
 /// 06_cgroups: (the container's cgroup, the memory controller's writes, the waiting child).
 pub type LimitAndJoin =

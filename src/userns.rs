@@ -8,7 +8,7 @@
 use anyhow::{bail, Context};
 use nix::unistd::Pid;
 use std::fmt;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// One line of uid_map or gid_map: `inside outside count`.
@@ -170,6 +170,22 @@ struct MountAttr {
 pub fn idmapped_tree(dir: &Path, user: &UserNamespace) -> anyhow::Result<OwnedFd> {
     let userns =
         mapping_namespace(user).context("make a user namespace to take the mapping from")?;
+    idmapped_tree_with(dir, userns.as_fd())
+}
+
+/// [`idmapped_tree`] of each of `dirs`, with one helper namespace for all (07's image layers).
+pub fn idmapped_trees(dirs: &[&Path], user: &UserNamespace) -> anyhow::Result<Vec<OwnedFd>> {
+    let userns =
+        mapping_namespace(user).context("make a user namespace to take the mapping from")?;
+    dirs.iter()
+        .map(|d| {
+            idmapped_tree_with(d, userns.as_fd())
+                .with_context(|| format!("make an idmapped mount of {}", d.display()))
+        })
+        .collect()
+}
+
+fn idmapped_tree_with(dir: &Path, userns: std::os::fd::BorrowedFd<'_>) -> anyhow::Result<OwnedFd> {
     let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open_tree takes a valid C string and flags; it returns a new fd or -1.
     let fd = unsafe {

@@ -10,7 +10,8 @@
 //! - [`images`]: an image is an ordered list of layers and a little config;
 //! - [`options`] and [`mount`]: the `lowerdir=…,upperdir=…,workdir=…` string and the mount(2);
 //!   [`fsconfig`]: the same through the new mount API, one `lowerdir+` per layer (Linux 6.8+);
-//! - [`container_layer`]: each container's upper and work dirs;
+//! - [`container_layer`]: each container's upper and work dirs; [`root`]: both stacked into the
+//!   container's root, idmapped in a user namespace (stage 07);
 //! - [`inspect`]: which layer serves a path, whiteouts and opaque dirs (the copy-up, whiteout and
 //!   opaque-dir rules are written out there);
 //! - [`disk`]: disk use counted with real numbers; [`failures`]: the classic mistakes, on purpose.
@@ -38,6 +39,8 @@ pub mod inspect;
 pub mod layer;
 pub mod mount;
 pub mod options;
+pub mod root;
+pub mod store;
 pub mod tarball;
 pub mod unpack;
 

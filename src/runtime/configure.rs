@@ -42,6 +42,12 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
         cgroup.placement("check")?;
         config.cgroup = Some(cgroup);
     }
+    // 07: the container's root is an image's layers under an upper dir of its own, made for each
+    // container when it starts (see crate::overlay::root).
+    if let Some(o) = &args.overlay {
+        let base = config.rootfs.clone().expect("07 builds on 03's root filesystem");
+        config.overlay = Some(crate::overlay::store::open(&base, o.image.as_deref())?);
+    }
     // 05: a user namespace with a subordinate range; --rootless gives one at any stage, mapping
     // only the caller's own uid.
     if rootless {

@@ -31,6 +31,10 @@ pub enum Resource {
     Process { pid: i32, start_time: u64 },
     /// A container's cgroup (stage 06): its directories, in every v1 tree or the one v2 tree.
     Cgroup { cgroup: crate::cgroups::Cgroup },
+    /// A container's own layer (stage 07): `<store>/containers/<id>` with its upper, work and
+    /// merged dirs. The overlay itself is mounted only in the container's mount namespace and goes
+    /// with it.
+    ContainerLayer { dir: PathBuf },
 }
 
 impl Resource {
@@ -44,6 +48,8 @@ impl Resource {
                 other => Ok(other?),
             },
             Resource::Cgroup { cgroup } => cgroup.remove(),
+            Resource::ContainerLayer { dir } => crate::overlay::container_layer::remove_tree(dir)
+                .with_context(|| format!("remove {}", dir.display())),
             Resource::Process { pid, start_time } => {
                 let pid = nix::unistd::Pid::from_raw(*pid);
                 if process_start_time(pid) == Some(*start_time) {
@@ -68,6 +74,7 @@ impl Resource {
                 Some(d) => format!("the cgroup {}", d.path.display()),
                 None => "an empty cgroup".into(),
             },
+            Resource::ContainerLayer { dir } => format!("the container layer {}", dir.display()),
         }
     }
 }
@@ -184,6 +191,7 @@ impl Resource {
             Resource::File { .. } => "file",
             Resource::Process { .. } => "process",
             Resource::Cgroup { .. } => "cgroup",
+            Resource::ContainerLayer { .. } => "container-layer",
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Inside<'a> {
     pub config: &'a Config,
     /// The idmapped copy of the root filesystem, made before clone(2) (05, as root).
     pub tree: Option<BorrowedFd<'a>>,
+    /// The image's layers and this container's upper dir, to stack into its root (07).
+    pub overlay: Option<&'a crate::overlay::root::OverlayRoot>,
     /// Names this container's links: the host moved `wsc-TAG` in, to become eth0.
     pub tag: Option<&'a str>,
 }
@@ -31,8 +33,13 @@ impl Inside<'_> {
         self.config.namespaces.contains(flag)
     }
 
+    /// The directory that becomes `/`: the overlay's merged view from 07 on, else the root
+    /// filesystem's own directory.
     fn root(&self) -> anyhow::Result<&Path> {
-        self.config.rootfs.as_deref().context("this step needs a root filesystem")
+        match self.overlay {
+            Some(o) => Ok(&o.merged),
+            None => self.config.rootfs.as_deref().context("this step needs a root filesystem"),
+        }
     }
 }
 
@@ -49,11 +56,12 @@ pub struct Step {
 // ANCHOR: order
 /// Every step, in the order they run: the stage that added it, what it does, when it applies.
 #[rustfmt::skip]
-pub const STEPS: [Step; 11] = [
+pub const STEPS: [Step; 12] = [
     step(Stage::User,      "become root in the user namespace",                  in_userns,     become_root),
     step(Stage::Network,   "set up the container's network",                     own_netns,     network),
     step(Stage::MountProc, "make the mounts private (mount --make-rprivate /)",  own_mountns,   make_private),
     step(Stage::MountProc, "mount a new /proc",                                  proc_in_place, mount_proc_in_place),
+    step(Stage::Overlay,   "mount the image's layers as an overlay",             overlay_root,  mount_overlay),
     step(Stage::Rootfs,    "bind-mount the root filesystem onto itself",         plain_root,    bind_root),
     step(Stage::User,      "attach the idmapped root filesystem",                idmapped_root, attach_idmapped_root),
     step(Stage::MountProc, "mount a new /proc",                                  has_root,      mount_proc_in_root),
@@ -99,13 +107,16 @@ fn proc_in_place(i: &Inside) -> bool {
     own_mountns(i) && i.config.rootfs.is_none()
 }
 fn has_root(i: &Inside) -> bool {
-    own_mountns(i) && i.config.rootfs.is_some()
+    own_mountns(i) && (i.config.rootfs.is_some() || i.overlay.is_some())
 }
 fn plain_root(i: &Inside) -> bool {
-    has_root(i) && i.tree.is_none()
+    has_root(i) && i.tree.is_none() && i.overlay.is_none()
 }
 fn idmapped_root(i: &Inside) -> bool {
-    has_root(i) && i.tree.is_some()
+    has_root(i) && i.tree.is_some() && i.overlay.is_none()
+}
+fn overlay_root(i: &Inside) -> bool {
+    own_mountns(i) && i.overlay.is_some()
 }
 fn has_hostname(i: &Inside) -> bool {
     i.has(CloneFlags::CLONE_NEWUTS) && i.config.hostname.is_some()
@@ -171,6 +182,25 @@ fn hostname(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
 }
 // ANCHOR_END: stage03
 
+// ANCHOR: stage07
+/// The overlay is a mount of its own, so pivot_root takes its merged dir as it is: 03's bind of
+/// the root onto itself is not needed.
+fn mount_overlay(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let root = i.overlay.context("no overlay root")?;
+    match i.config.mechanisms.mount_overlay {
+        Some(exercise) => {
+            for (dir, tree) in &root.trees {
+                use std::os::fd::AsFd;
+                sys.move_mount(tree.as_fd(), dir)?;
+            }
+            let l = &root.layer;
+            exercise(&root.lower_bottom_first, &l.upper, &l.work, &root.merged)
+        }
+        None => crate::overlay::root::mount_in_child(root, sys),
+    }
+}
+// ANCHOR_END: stage07
+
 // ANCHOR: stage04
 fn network(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     // The veth end the host moved in becomes eth0; without one (--rootless), loopback only.
@@ -212,11 +242,35 @@ mod tests {
     fn calls(config: &Config, idmapped: bool) -> Vec<String> {
         let devnull = std::fs::File::open("/dev/null").unwrap();
         use std::os::fd::AsFd;
-        let tree = idmapped.then(|| devnull.as_fd());
-        let inside = Inside { config, tree, tag: Some("abc123") };
+        let root = overlay(config, idmapped);
+        let tree = (idmapped && root.is_none()).then(|| devnull.as_fd());
+        let inside = Inside { config, tree, overlay: root.as_ref(), tag: Some("abc123") };
         let sys = Recorder::new();
         run_all(&inside, &sys).unwrap();
         sys.calls()
+    }
+
+    /// What `spawn` makes for a stage-07 container before clone(2): two layers, its own dirs, and
+    /// (idmapped) a tree for each layer and for its dir.
+    fn overlay(config: &Config, idmapped: bool) -> Option<crate::overlay::root::OverlayRoot> {
+        use crate::overlay::root::{Mapping, OverlayRoot};
+        config.overlay.as_ref()?;
+        let layer = crate::overlay::ContainerLayer::at(Path::new("/store"), "ws-abc123").unwrap();
+        let lower_bottom_first = vec!["/store/layers/base".into(), "/store/layers/web".into()];
+        let mut trees = Vec::new();
+        if idmapped {
+            for dir in lower_bottom_first.iter().chain([&layer.dir]) {
+                let fd = std::fs::File::open("/dev/null").unwrap();
+                trees.push((std::path::PathBuf::clone(dir), std::os::fd::OwnedFd::from(fd)));
+            }
+        }
+        Some(OverlayRoot {
+            merged: layer.dir.join("merged"),
+            layer,
+            lower_bottom_first,
+            mapping: if idmapped { Mapping::Idmapped } else { Mapping::Host },
+            trees,
+        })
     }
 
     fn config(stage: Stage) -> Config {
@@ -236,6 +290,14 @@ mod tests {
                 source: crate::userns::RangeSource::Fallback,
                 deny_setgroups: false,
             });
+        }
+        if stage >= Stage::Overlay {
+            let image = crate::overlay::Image {
+                name: "web".into(),
+                layers: vec![],
+                config: Default::default(),
+            };
+            c.overlay = Some(crate::overlay::root::OverlayImage { store: "/store".into(), image });
         }
         c
     }
@@ -315,21 +377,64 @@ mod tests {
     }
 
     #[test]
+    fn stage_07_stacks_the_layers_idmapped_and_pivots_into_the_overlay() {
+        let c = calls(&config(Stage::Overlay), true);
+        let private = position(&c, "mount(none, /, -, MS_REC | MS_PRIVATE, -)");
+        let base = position(&c, "move_mount(TREE, /store/layers/base)");
+        let web = position(&c, "move_mount(TREE, /store/layers/web)");
+        let own = position(&c, "move_mount(TREE, /store/containers/ws-abc123)");
+        let ovl = position(
+            &c,
+            "mount(overlay, /store/containers/ws-abc123/merged, overlay, 0, \
+             lowerdir=/store/layers/web:/store/layers/base,\
+             upperdir=/store/containers/ws-abc123/upper,\
+             workdir=/store/containers/ws-abc123/work,userxattr)",
+        );
+        let proc_ = position(&c, "mount(proc, /store/containers/ws-abc123/merged/proc, proc");
+        let pivot = position(&c, "chdir(/store/containers/ws-abc123/merged)");
+        assert!(private < base && base < web && web < own && own < ovl, "{c:#?}");
+        assert!(ovl < proc_ && proc_ < pivot, "{c:#?}");
+        // The overlay is a mount already: no bind of the root onto itself, no 05 idmapped root.
+        assert!(!c.iter().any(|x| x.contains("MS_BIND | MS_REC")), "{c:#?}");
+        assert_eq!(c.iter().filter(|x| x.starts_with("move_mount")).count(), 3, "{c:#?}");
+        // Without a user namespace nothing is idmapped, and overlay keeps trusted.* xattrs.
+        let mut plain = config(Stage::Overlay);
+        plain.user = None;
+        let c = calls(&plain, false);
+        assert!(c.iter().any(|x| x.starts_with("mount(overlay") && !x.contains("userxattr")));
+        assert!(!c.iter().any(|x| x.starts_with("move_mount")), "{c:#?}");
+    }
+
+    #[test]
     fn each_stage_keeps_every_step_of_the_one_before() {
         let whats = |stage: Stage| {
             let c = config(stage);
-            let inside = Inside { config: &c, tree: None, tag: Some("abc123") };
+            let root = overlay(&c, false);
+            let inside =
+                Inside { config: &c, tree: None, overlay: root.as_ref(), tag: Some("abc123") };
             plan(&inside).iter().map(|s| (s.stage, s.what)).collect::<Vec<_>>()
         };
         for pair in Stage::ALL.windows(2).filter(|p| p[1].built()) {
             let (before, after) = (whats(pair[0]), whats(pair[1]));
             for step in &before {
-                assert!(after.contains(step), "{} drops {:?} of {}", pair[1], step.1, pair[0]);
+                // 07's overlay is a mount of its own, which pivot_root takes as it is.
+                let replaced = pair[1] == Stage::Overlay
+                    && step.0 == Stage::Rootfs
+                    && step.1.starts_with("bind-mount the root");
+                assert!(
+                    after.contains(step) || replaced,
+                    "{} drops {:?} of {}",
+                    pair[1],
+                    step.1,
+                    pair[0]
+                );
             }
             assert!(
                 // 06 adds no step inside: the host moves the child into its cgroup before it
                 // is released (see runtime::cgroup::enter).
-                after.len() > before.len() || pair[0] == Stage::Rootfs || pair[1] == Stage::Cgroups,
+                after.iter().any(|(s, _)| *s == pair[1])
+                    || pair[0] == Stage::Rootfs
+                    || pair[1] == Stage::Cgroups,
                 "{} adds no step",
                 pair[1]
             );

@@ -1,0 +1,99 @@
+//! The workshop's image store, as stage 07 uses it: where it is, its two demo images made from the
+//! root filesystem stage 03 builds, and `--image` turned into an image of the store.
+
+use super::images::{self, Image, ImageConfig};
+use super::root::OverlayImage;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// The images every stage-07 container can start from: `base` (the root filesystem as one layer)
+/// and `web` (base plus a small layer with a web page). Made once per build of the root filesystem:
+/// its stamp is kept beside them, so a run does not digest the base again.
+pub fn ensure_demo_images(store: &Path, rootfs: &Path) -> anyhow::Result<images::DemoImages> {
+    let stamp = std::fs::read_to_string(rootfs.join(crate::image::STAMP)).unwrap_or_default();
+    let source = format!("{}\n{stamp}", rootfs.display());
+    let kept = store.join("images").join(".demo-source");
+    if !stamp.is_empty() && std::fs::read_to_string(&kept).ok().as_deref() == Some(&source) {
+        if let (Ok(base), Ok(web)) = (Image::load(store, "base"), Image::load(store, "web")) {
+            if base.layer_dirs(store).iter().chain(&web.layer_dirs(store)).all(|d| d.is_dir()) {
+                return Ok(images::DemoImages { base, web });
+            }
+        }
+    }
+    let demo = images::make_demo_images(store, rootfs)
+        .with_context(|| format!("make the demo images from {}", rootfs.display()))?;
+    crate::runtime::state_dir::write_atomic(&kept, source.as_bytes())?;
+    Ok(demo)
+}
+
+/// Whether `--image` names a file or directory rather than an image in the store.
+fn is_path(arg: &str) -> bool {
+    arg.contains('/') || [".tar", ".tar.gz", ".tgz"].iter().any(|ext| arg.ends_with(ext))
+}
+
+/// The image name an imported path gets: its file name without `.tar`, `.tar.gz` or `.tgz`, with
+/// anything an image name cannot hold made `-`.
+pub fn name_for(path: &Path) -> String {
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = [".tar.gz", ".tgz", ".tar"]
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext))
+        .unwrap_or(&file)
+        .to_string();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .collect();
+    let name = name.trim_start_matches('.').to_string();
+    if name.is_empty() {
+        "imported".into()
+    } else {
+        name
+    }
+}
+
+/// The image stage 07's containers start from: `--image`'s (a name, a DIR or a TAR), else `base`;
+/// the demo images are made first from `rootfs`, the root filesystem stage 03 built.
+pub fn open(rootfs: &Path, image: Option<&str>) -> anyhow::Result<OverlayImage> {
+    let store = crate::image::store_dir();
+    // Every container's upper dir goes under the store: refuse a filesystem overlay cannot write
+    // to before anything is made.
+    let existing = store.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    super::container_layer::check_upper_filesystem(existing)?;
+    ensure_demo_images(&store, rootfs)?;
+    let image = match image {
+        None => Image::load(&store, "base")?,
+        Some(arg) if is_path(arg) || (Path::new(arg).exists() && !has_image(&store, arg)) => {
+            let path = PathBuf::from(arg);
+            images::import_image(&store, &name_for(&path), &path, ImageConfig::default())
+                .with_context(|| format!("--image {arg}"))?
+        }
+        Some(name) => Image::load(&store, name).map_err(|_| {
+            anyhow::anyhow!(
+                "--image {name}: there is no image {name:?} in {} (`cargo run -- images` lists \
+                 them); give an image name, a root filesystem DIR or a TAR",
+                store.display()
+            )
+        })?,
+    };
+    Ok(OverlayImage { store, image })
+}
+
+fn has_image(store: &Path, name: &str) -> bool {
+    images::check_name(name).is_ok() && Image::load(store, name).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_path_is_named_after_its_file() {
+        assert_eq!(name_for(Path::new("/tmp/alpine.tar.gz")), "alpine");
+        assert_eq!(name_for(Path::new("ubuntu-22.04.tar")), "ubuntu-22.04");
+        assert_eq!(name_for(Path::new("/srv/my rootfs/")), "my-rootfs");
+        assert_eq!(name_for(Path::new("/srv/.hidden")), "hidden");
+        assert_eq!(name_for(Path::new("/")), "imported");
+        assert!(is_path("./x") && is_path("a.tgz") && !is_path("web"));
+    }
+}
