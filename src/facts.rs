@@ -398,6 +398,21 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             name: "the container's cgroup is removed after it ends",
             run: cgroup_removed_after,
         },
+        Check {
+            stage: Stage::Overlay,
+            name: "the container's / is an overlay of the image's layers, top first",
+            run: overlay_root_top_first,
+        },
+        Check {
+            stage: Stage::Overlay,
+            name: "writes copy up, deletes leave whiteouts, the layers stay unchanged",
+            run: copy_up_and_whiteout,
+        },
+        Check {
+            stage: Stage::Overlay,
+            name: "a fresh container does not see what the last one wrote",
+            run: fresh_container_starts_clean,
+        },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
 }
@@ -591,8 +606,11 @@ pub fn rootfs_owned_by_root_inside(bin: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     drop(live);
     let root_line = mountinfo.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or("");
+    // 07's root is an overlay, whose layers were attached idmapped before it was stacked.
+    let overlay = root_line.split(" - ").nth(1).is_some_and(|t| t.starts_with("overlay "));
     let idmapped =
-        root_line.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "idmapped"));
+        root_line.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "idmapped"))
+            || (overlay && crate::overlay::root::layers_idmapped_here());
     let want = if idmapped { "0:0" } else { "65534:65534" };
     expect(out.stdout.trim() == want, || {
         format!("/bin/sh inside is owned by {:?}, not {want}: the root filesystem is not seen through the id mapping", out.stdout.trim())
@@ -829,6 +847,112 @@ pub fn cgroup_removed_after(bin: &Path) -> Result<(), String> {
             workshop_cgroups()
         )
     })
+}
+
+/// The container's `/` line of its mountinfo, read from the host.
+fn root_mount_line(pid: u32) -> Result<String, String> {
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .map_err(|e| format!("reading the container's mountinfo: {e}"))?;
+    mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .map(String::from)
+        .ok_or_else(|| "the container's mountinfo has no / line".into())
+}
+
+/// One option's value (`upperdir`) of a mountinfo line's superblock options.
+fn mount_option(line: &str, key: &str) -> Option<PathBuf> {
+    let options = line.split(" - ").nth(1)?.split(' ').nth(2)?;
+    options
+        .split(',')
+        .find_map(|o| o.strip_prefix(&format!("{key}=")))
+        .map(|v| PathBuf::from(v.replace("\\,", ",").replace("\\:", ":")))
+}
+
+fn web_image() -> Result<crate::overlay::Image, String> {
+    crate::overlay::Image::load(&crate::image::store_dir(), "web").map_err(|e| {
+        format!("the store has no web image ({e}); run the stage once without --image first")
+    })
+}
+
+pub fn overlay_root_top_first(bin: &Path) -> Result<(), String> {
+    let live = Live::start(bin, &["--image", "web"])?;
+    let line = root_mount_line(live.container_pid)?;
+    drop(live);
+    expect(line.split(" - ").nth(1).is_some_and(|t| t.starts_with("overlay ")), || {
+        format!("the container's / is not an overlay mount: {line}")
+    })?;
+    let web = web_image()?;
+    let mut want = web.layer_dirs(&crate::image::store_dir());
+    want.reverse();
+    let got = crate::overlay::options::lowerdirs_in_mountinfo(&line, Path::new("/"));
+    expect(got.as_ref() == Some(&want), || {
+        format!("the overlay's lowerdir is {got:?}, and the web image's layers top first are {want:?}: lowerdir lists the top layer first, so reverse the image's bottom-first list")
+    })
+}
+
+pub fn copy_up_and_whiteout(bin: &Path) -> Result<(), String> {
+    let store = crate::image::store_dir();
+    let web = web_image()?;
+    let layers = web.layer_dirs(&store);
+    let (base, top) = (&layers[0], &layers[layers.len() - 1]);
+    let before = std::fs::read(base.join("etc/os-release")).map_err(|e| e.to_string())?;
+    let script = "echo changed-inside >> /etc/os-release; rm /etc/httpd.conf; \
+                  rm -rf /var/www; mkdir /var/www; exec sleep 30";
+    let live = Live::start_command(bin, &["--image", "web"], &["sh", "-c", script])?;
+    let line = root_mount_line(live.container_pid)?;
+    let upper = mount_option(&line, "upperdir")
+        .ok_or_else(|| format!("the container's / has no upperdir: {line}"))?;
+    let copied = std::fs::read_to_string(upper.join("etc/os-release")).unwrap_or_default();
+    let whiteout = std::fs::symlink_metadata(upper.join("etc/httpd.conf"))
+        .is_ok_and(|m| crate::overlay::inspect::is_whiteout(&m));
+    let opaque = crate::overlay::inspect::is_opaque(&upper.join("var/www"));
+    drop(live);
+    expect(copied.contains("changed-inside"), || {
+        format!("after a write to /etc/os-release inside, the upper dir {} has no copy of it: the container's writes do not go to its upper dir", upper.display())
+    })?;
+    expect(std::fs::read(base.join("etc/os-release")).ok() == Some(before), || {
+        format!(
+            "the base layer's etc/os-release changed: a container wrote into the image ({})",
+            base.display()
+        )
+    })?;
+    expect(whiteout && top.join("etc/httpd.conf").exists(), || {
+        "after `rm /etc/httpd.conf` inside, the upper dir has no whiteout (character device 0/0) for it, or the web layer lost its file".into()
+    })?;
+    expect(opaque, || {
+        "after `rm -rf /var/www; mkdir /var/www` inside, the upper dir's var/www is not an opaque dir: in a user namespace overlay keeps its xattrs as user.overlay.* only with the `userxattr` option (without it, removing a lower directory fails with EIO)".into()
+    })
+}
+
+pub fn fresh_container_starts_clean(bin: &Path) -> Result<(), String> {
+    let before = container_dirs();
+    let file = format!("/etc/left-by-{}", std::process::id());
+    let wrote = run(bin, &["--", "sh", "-c", &format!("echo left > {file}")]);
+    expect(wrote.status == 0, || {
+        format!("writing {file} inside failed ({}): {}", wrote.status, wrote.stderr.trim())
+    })?;
+    let read = run(bin, &["--", "cat", &file]);
+    expect(read.status != 0 && !read.stdout.contains("left"), || {
+        format!("a second run read {file}, which the first run wrote: every container needs an upper dir of its own, made fresh and removed after it ends")
+    })?;
+    let after = container_dirs();
+    let left: Vec<&String> = after.iter().filter(|d| !before.contains(d)).collect();
+    expect(left.is_empty(), || {
+        format!("after the runs the store still holds the container dirs {left:?}: remove each container's dirs when it ends")
+    })
+}
+
+/// The container dirs in the image store (`<store>/containers/ws-…`).
+pub fn container_dirs() -> Vec<String> {
+    let dir = crate::image::store_dir().join("containers");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 #[cfg(test)]

@@ -120,6 +120,7 @@ fn exercise_files_keep_the_task_and_man_pages_but_not_the_answer() {
         Stage::Network => "set_up(",
         Stage::User => "uid_map\")",
         Stage::Cgroups => "cgroup.procs",
+        Stage::Overlay => "lowerdir=",
         other => panic!("{other} has no exercise yet"),
     };
     for stage in common::built_stages() {
@@ -232,6 +233,17 @@ fn break_it_06_no_memory_limit_is_named_with_its_hint() {
         Stage::Cgroups,
         env!("CARGO_BIN_EXE_break06_no_limit"),
         "the memory limit file never received the limit",
+        1,
+    );
+}
+
+#[test]
+fn break_it_07_no_userxattr_is_named_with_its_hint() {
+    let Some(_s) = common::root_and_serial() else { return };
+    breaks_with_pointer(
+        Stage::Overlay,
+        env!("CARGO_BIN_EXE_break07_no_userxattr"),
+        "only with the `userxattr` mount option",
         1,
     );
 }

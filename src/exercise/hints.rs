@@ -33,6 +33,7 @@ fn source(stage: Stage) -> Option<&'static str> {
         Stage::Network => include_str!("../../exercises/hints/04_network.md"),
         Stage::User => include_str!("../../exercises/hints/05_user.md"),
         Stage::Cgroups => include_str!("../../exercises/hints/06_cgroups.md"),
+        Stage::Overlay => include_str!("../../exercises/hints/07_overlay.md"),
         _ => return None,
     })
 }
@@ -85,7 +86,7 @@ struct Diagnosis {
 }
 
 /// The "break it" mistakes of each exercise (and their look-alikes), as the checker sees them.
-const DIAGNOSES: [Diagnosis; 7] = [
+const DIAGNOSES: [Diagnosis; 9] = [
     Diagnosis {
         stage: Stage::Pid,
         seen: &["not the first process of a new PID namespace"],
@@ -133,6 +134,20 @@ const DIAGNOSES: [Diagnosis; 7] = [
         seen: &["--memory 32m, not 33554432"],
         says: "the memory limit file never received the limit: a limit exists only once its \
                value is written into its file, before the child joins",
+        level: 1,
+    },
+    Diagnosis {
+        stage: Stage::Overlay,
+        seen: &["is not an opaque dir", "userxattr"],
+        says: "removing a directory of the image failed: in a user namespace overlay can keep its \
+               own attributes (opaque dirs, redirects) only with the `userxattr` mount option",
+        level: 1,
+    },
+    Diagnosis {
+        stage: Stage::Overlay,
+        seen: &["lowerdir is", "top first"],
+        says: "the layers are stacked the wrong way up: lowerdir= lists the top layer first, and \
+               an image lists its layers bottom first",
         level: 1,
     },
 ];

@@ -37,7 +37,7 @@ const fn toolbox(name: &'static str, stage: Stage) -> Tool {
 
 /// Stages 01 and 02 run on the host's own files; from 03 on, these must be in the root filesystem.
 /// `true` and `false` are here because `-- true` is exec'd, not run by a shell.
-pub const TOOLS: [Tool; 28] = [
+pub const TOOLS: [Tool; 30] = [
     host("sh", Stage::Rootfs, "dash"),
     host("ls", Stage::Rootfs, "coreutils"),
     host("cat", Stage::Rootfs, "coreutils"),
@@ -68,6 +68,9 @@ pub const TOOLS: [Tool; 28] = [
     // Stage 06's allocator and its direct-I/O writer.
     host("dd", Stage::Cgroups, "coreutils"),
     host("rm", Stage::Cgroups, "coreutils"),
+    // Stage 07's copy-up, whiteout and opaque-dir experiments.
+    host("tail", Stage::Overlay, "coreutils"),
+    host("mkdir", Stage::Overlay, "coreutils"),
 ];
 
 /// The tools a stage uses inside its containers: its own and every earlier stage's.

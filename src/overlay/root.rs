@@ -115,6 +115,15 @@ pub fn prepare(
     Ok(OverlayRoot { layer, lower_bottom_first, merged, mapping, trees })
 }
 
+/// Whether a stage-07 container here gets idmapped layers (root, a kernel and a store that allow
+/// it): then its files show owned by root inside, else by `nobody`.
+pub fn layers_idmapped_here() -> bool {
+    match UserNamespace::for_root(None) {
+        Ok(user) => idmap_unavailable(&crate::image::store_dir(), &user).is_none(),
+        Err(_) => false,
+    }
+}
+
 /// Why the layers cannot be attached idmapped here, or `None` when they can.
 fn idmap_unavailable(store: &Path, user: &UserNamespace) -> Option<String> {
     if !crate::doctor::kernel_at_least(5, 19) {

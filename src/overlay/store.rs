@@ -23,7 +23,47 @@ pub fn ensure_demo_images(store: &Path, rootfs: &Path) -> anyhow::Result<images:
     let demo = images::make_demo_images(store, rootfs)
         .with_context(|| format!("make the demo images from {}", rootfs.display()))?;
     crate::runtime::state_dir::write_atomic(&kept, source.as_bytes())?;
+    if let Err(e) = prune_unused_layers(store) {
+        eprintln!("warning: could not prune the image store: {e:#}");
+    }
     Ok(demo)
+}
+
+/// Removes the layers no image lists any more (a base made from an earlier build of the root
+/// filesystem), so that the store does not grow with every rebuild. Only while no container runs
+/// from the store: a running container's overlay may still stack a layer its image has lost.
+pub fn prune_unused_layers(store: &Path) -> anyhow::Result<Vec<super::Digest>> {
+    let _lock = super::layer::lock(store)?;
+    let running = std::fs::read_dir(store.join("containers")).map(|d| d.count()).unwrap_or(0);
+    if running > 0 {
+        return Ok(Vec::new());
+    }
+    let used: std::collections::BTreeSet<super::Digest> =
+        images::list(store)?.into_iter().flat_map(|i| i.layers).collect();
+    let mut removed = Vec::new();
+    for digest in super::layer::list(store)? {
+        if !used.contains(&digest) {
+            super::container_layer::remove_tree(&super::layer::layer_dir(store, &digest))?;
+            removed.push(digest);
+        }
+    }
+    Ok(removed)
+}
+
+/// Every container's upper dir goes under the store: one clear line, before anything is made, when
+/// it is on a filesystem overlay cannot write an upper dir to (another overlay, NFS, FAT…).
+pub fn check_store_filesystem() -> anyhow::Result<()> {
+    let store = crate::image::store_dir();
+    let existing = store.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
+    let (name, ok) = super::container_layer::filesystem_of(existing)?;
+    anyhow::ensure!(
+        ok,
+        "the image store {} is on {name}, which overlayfs cannot use for the containers' upper \
+         dirs (it needs whiteouts, xattrs and atomic renames): set WORKSHOP_STORE to a directory \
+         on ext4, xfs, btrfs or tmpfs",
+        store.display()
+    );
+    Ok(())
 }
 
 /// Whether `--image` names a file or directory rather than an image in the store.
@@ -56,10 +96,7 @@ pub fn name_for(path: &Path) -> String {
 /// the demo images are made first from `rootfs`, the root filesystem stage 03 built.
 pub fn open(rootfs: &Path, image: Option<&str>) -> anyhow::Result<OverlayImage> {
     let store = crate::image::store_dir();
-    // Every container's upper dir goes under the store: refuse a filesystem overlay cannot write
-    // to before anything is made.
-    let existing = store.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
-    super::container_layer::check_upper_filesystem(existing)?;
+    check_store_filesystem()?;
     ensure_demo_images(&store, rootfs)?;
     let image = match image {
         None => Image::load(&store, "base")?,

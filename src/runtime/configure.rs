@@ -14,6 +14,11 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
     let rootless = args.common.rootless;
     let mut config = Config::for_stage(stage);
     let mut held = Cleanup::new();
+    if args.overlay.is_some() {
+        // 07 keeps every container's upper dir in the store: refuse a store overlay cannot use
+        // before the root filesystem is built there.
+        crate::overlay::store::check_store_filesystem()?;
+    }
     // 03: a root filesystem of its own, and a hostname.
     if let Some(r) = &args.rootfs {
         config = config

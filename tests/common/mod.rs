@@ -71,6 +71,7 @@ pub fn lesson_bin(stage: workshop::Stage) -> &'static Path {
         Network => env!("CARGO_BIN_EXE_04_network"),
         User => env!("CARGO_BIN_EXE_05_user"),
         Cgroups => env!("CARGO_BIN_EXE_06_cgroups"),
+        Overlay => env!("CARGO_BIN_EXE_07_overlay"),
         other => panic!("{other} has no lesson binary yet"),
     })
 }
@@ -84,6 +85,7 @@ pub fn exercise_bin(stage: workshop::Stage) -> &'static Path {
         Network => env!("CARGO_BIN_EXE_ex04_network"),
         User => env!("CARGO_BIN_EXE_ex05_user"),
         Cgroups => env!("CARGO_BIN_EXE_ex06_cgroups"),
+        Overlay => env!("CARGO_BIN_EXE_ex07_overlay"),
         other => panic!("{other} has no exercise yet"),
     })
 }
@@ -97,6 +99,7 @@ pub fn solution_bin(stage: workshop::Stage) -> &'static Path {
         Network => env!("CARGO_BIN_EXE_sol04_network"),
         User => env!("CARGO_BIN_EXE_sol05_user"),
         Cgroups => env!("CARGO_BIN_EXE_sol06_cgroups"),
+        Overlay => env!("CARGO_BIN_EXE_sol07_overlay"),
         other => panic!("{other} has no solution yet"),
     })
 }
