@@ -35,6 +35,12 @@ const DELETED: &str = "etc/httpd.conf";
 
 // ANCHOR: demo
 fn demo(l: &mut Lesson) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        workshop::overlay::root::layers_idmapped_here(),
+        "the demo changes image files inside, which needs the layers idmapped into the container's \
+         user namespace (Linux 5.19+, as root, a store on ext4, xfs or btrfs); `-- CMD` still runs, \
+         with the image read-only"
+    );
     let ovl = l.config.overlay.clone().expect("stage 07 always has an image");
     let store = ovl.store.clone();
     let web = Image::load(&store, "web")?;

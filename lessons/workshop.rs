@@ -2,7 +2,7 @@
 //!
 //! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
 //! checks exercises (`check`), gives their hints one level at a time (`hint`), shows progress,
-//! measures a container against the course notes' claims (`measure`), builds the root filesystem (`rootfs`) and removes what killed runs left (`cleanup`).
+//! measures a container against the course notes' claims (`measure`), builds the root filesystem (`rootfs`), lists stage 07's images (`images`) and removes what killed runs left (`cleanup`).
 //! `sample-output` records each demo's real output for the book.
 
 use clap::{Parser, Subcommand};
@@ -56,6 +56,13 @@ enum Cmd {
     },
     /// Build the root filesystem the stages use, and print where it is.
     Rootfs,
+    /// The images of stage 07's store and their layers, with sizes: each layer is stored once,
+    /// however many images list it.
+    Images {
+        /// Import an unpacked root filesystem DIR or a `docker export` TAR as a new image first.
+        #[arg(long, value_name = "DIR|TAR")]
+        import: Option<std::path::PathBuf>,
+    },
     /// Remove what stages that were killed (kill -9, a crash, a closed terminal) left on the host,
     /// as their records in the state directory list it. Every stage also does this when it starts.
     Cleanup,
@@ -90,6 +97,16 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Cleanup => cleanup(),
+        Cmd::Images { import } => match workshop::overlay::store::listing_text(import.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                true
+            }
+            Err(e) => {
+                eprintln!("error: images: {}", workshop::lesson::one_line(&e));
+                false
+            }
+        },
         Cmd::SampleOutput { stage } => sample_output(stage.as_deref()),
         Cmd::Rootfs => match workshop::image::ensure(None) {
             Ok(root) => {

@@ -211,6 +211,10 @@ fn foreign_temp(name: &str) -> bool {
     cc || name.starts_with("rustc") || name.starts_with(".tmp")
 }
 
+/// The image store's own parts, made once by the first run that needs them and kept: the root
+/// filesystem, and stage 07's layers, images, container dirs (compared one by one), lock and tmp.
+const STORE_PARTS: [&str; 6] = ["rootfs", "layers", "images", "containers", "lock", "tmp"];
+
 /// What the host looks like, to compare before and after a run.
 #[derive(Debug, PartialEq, Eq)]
 pub struct HostState {
@@ -225,6 +229,8 @@ pub struct HostState {
     pub leases: String,
     /// The workshop's cgroups where containers' cgroups go (see [`workshop_cgroups`]).
     pub cgroups: Vec<String>,
+    /// Stage 07's container dirs in the image store (see [`container_dirs`]).
+    pub containers: Vec<String>,
 }
 
 impl HostState {
@@ -257,6 +263,7 @@ impl HostState {
             records: list(&state.join("runs")),
             leases: std::fs::read_to_string(state.join("network/leases.json")).unwrap_or_default(),
             cgroups: workshop_cgroups(),
+            containers: container_dirs(),
         }
     }
 
@@ -275,7 +282,7 @@ impl HostState {
         let workshop_added: Vec<&String> = self
             .workshop_entries
             .iter()
-            .filter(|e| !before.workshop_entries.contains(e) && e.as_str() != "rootfs")
+            .filter(|e| !before.workshop_entries.contains(e) && !STORE_PARTS.contains(&e.as_str()))
             .collect();
         if !added.is_empty() {
             d.push(format!("new entries in /tmp: {added:?}"));
@@ -295,6 +302,11 @@ impl HostState {
             self.records.iter().filter(|r| !before.records.contains(r)).collect();
         if !new_records.is_empty() {
             d.push(format!("records of runs left in the state directory: {new_records:?}"));
+        }
+        let new_containers: Vec<&String> =
+            self.containers.iter().filter(|c| !before.containers.contains(c)).collect();
+        if !new_containers.is_empty() {
+            d.push(format!("container dirs left in the image store: {new_containers:?}"));
         }
         let new_cgroups: Vec<&String> =
             self.cgroups.iter().filter(|c| !before.cgroups.contains(c)).collect();

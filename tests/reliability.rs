@@ -18,6 +18,7 @@ fn stage(bin: &str) -> &'static Path {
         "04_network" => Path::new(env!("CARGO_BIN_EXE_04_network")),
         "05_user" => Path::new(env!("CARGO_BIN_EXE_05_user")),
         "06_cgroups" => Path::new(env!("CARGO_BIN_EXE_06_cgroups")),
+        "07_overlay" => Path::new(env!("CARGO_BIN_EXE_07_overlay")),
         other => panic!("no stage {other}"),
     }
 }
@@ -98,6 +99,12 @@ fn sigkill_at_every_setup_step_is_healed_by_cleanup() {
             "06_cgroups",
             &["--memory", "32m", "--pids-limit", "20", "--", "sleep", "5"],
             &["record-cgroup", "made-cgroup", "host-side-done"],
+        ),
+        // 07: the container's dir in the store, recorded before it is made.
+        (
+            "07_overlay",
+            &["--", "sleep", "5"],
+            &["record-container-layer", "made-container-layer", "cloned", "host-side-done"],
         ),
     ];
     for (bin, args, points) in cases {
@@ -308,6 +315,12 @@ const BAD_INPUT: &[(&str, &[&str], i32, &[&str])] = &[
     ("06_cgroups", &["--cgroup-parent", "../x", "--", "true"], 125, &["--cgroup-parent", "../x"]),
     ("06_cgroups", &["--pids-limit", "-5", "--", "true"], 125, &["--pids-limit"]),
     ("06_cgroups", &["--memory-swap", "1g", "--", "true"], 125, &["--memory"]),
+    ("07_overlay", &["--image", "no-such-image", "--", "true"], 125, &["--image", "no-such-image"]),
+    ("07_overlay", &["--image", "/no/such/dir", "--", "true"], 125, &["/no/such/dir"]),
+    ("07_overlay", &["--image", "/etc", "--", "true"], 125, &["/etc", "not a root filesystem"]),
+    ("07_overlay", &["--image", "bad:name", "--", "true"], 125, &["bad:name"]),
+    ("07_overlay", &["--memory", "12q", "--", "true"], 125, &["--memory", "12q"]),
+    ("07_overlay", &["--", "/no/such/binary"], 127, &["/no/such/binary"]),
 ];
 
 #[test]

@@ -104,6 +104,11 @@ pub fn prepare(
                 (Mapping::Idmapped, dirs.into_iter().zip(trees).collect())
             }
             Some(reason) => {
+                eprintln!(
+                    "note: the image's layers cannot be idmapped here ({reason}): inside, its files \
+                     belong to nobody and changing one fails (EACCES, EOVERFLOW on copy-up); \
+                     Linux 5.19+ as root on ext4, xfs or btrfs gives the full stage"
+                );
                 // The namespace's root must at least own its own dirs, to write its changes.
                 let (uid, gid) = (user.uid_map.outside, user.gid_map.outside);
                 layer.give_to(uid, gid)?;

@@ -116,6 +116,39 @@ pub fn open(rootfs: &Path, image: Option<&str>) -> anyhow::Result<OverlayImage> 
     Ok(OverlayImage { store, image })
 }
 
+/// `cargo run -- images`: the store's images (the demo images made first), each with its layers
+/// bottom first and their sizes, then what the store holds against what separate copies would
+/// cost. With `import`, that root filesystem or tarball becomes an image first.
+pub fn listing_text(import: Option<&Path>) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let rootfs = crate::image::ensure(None)?;
+    let store = crate::image::store_dir();
+    check_store_filesystem()?;
+    ensure_demo_images(&store, &rootfs)?;
+    if let Some(path) = import {
+        images::import_image(&store, &name_for(path), path, ImageConfig::default())?;
+    }
+    let listing = images::listing(&store)?;
+    let mut out = String::new();
+    writeln!(out, "{:<16} {:<9} LAYERS, BOTTOM FIRST (DIGEST SIZE)", "IMAGE", "SIZE")?;
+    for image in &listing.images {
+        let layers: Vec<String> = image
+            .layers
+            .iter()
+            .map(|(d, size)| format!("{} {}", d.short(), size.human()))
+            .collect();
+        writeln!(out, "{:<16} {:<9} {}", image.name, image.total.human(), layers.join(" + "))?;
+    }
+    writeln!(
+        out,
+        "\nThe store {} holds {} of layers, each once; as separate copies the images would take {}.",
+        store.display(),
+        listing.stored_total.human(),
+        listing.unshared_total.human()
+    )?;
+    Ok(out)
+}
+
 fn has_image(store: &Path, name: &str) -> bool {
     images::check_name(name).is_ok() && Image::load(store, name).is_ok()
 }
