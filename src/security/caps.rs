@@ -323,4 +323,33 @@ mod tests {
         // This test process can read its own.
         ProcessCaps::read(None).unwrap();
     }
+
+    #[test]
+    fn apply_leaves_exactly_the_final_set() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: capset to a chosen set needs root's capabilities");
+            return;
+        }
+        use nix::unistd::{fork, ForkResult};
+        // SAFETY: the child makes system calls, reads a /proc file and _exit()s.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let want = CapabilitySet::docker_default();
+                let ok = drop_bounding(&want).is_ok()
+                    && apply(&want, true).is_ok()
+                    && ProcessCaps::read(None).is_ok_and(|p| {
+                        p.effective == want
+                            && p.permitted == want
+                            && p.bounding == want
+                            && p.inheritable.is_empty()
+                            && p.ambient.is_empty()
+                    });
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+    }
 }
