@@ -25,6 +25,7 @@ pub mod probes;
 pub mod rootfs;
 pub mod runtime;
 pub mod samples;
+pub mod security;
 pub mod signals;
 pub mod stage;
 pub mod sync;
