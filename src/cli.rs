@@ -111,7 +111,8 @@ pub struct CommonArgs {
 /// Flags from stage 03 on: the root filesystem and the UTS namespace.
 #[derive(Args, Debug, Clone)]
 pub struct RootfsArgs {
-    /// Use this unpacked root filesystem instead of the one the workshop builds under target/.
+    /// Use this unpacked root filesystem instead of the one the workshop builds in its store (from
+    /// stage 07 on, it becomes a one-layer image of its own, as --image DIR does).
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
 

@@ -39,8 +39,9 @@ pub enum Mapping {
     Host,
     /// Each layer attached through an idmapped mount: the host's root appears as the container's.
     Idmapped,
-    /// No idmapped mounts here (the reason says why): the files show as `nobody`, and changing one
-    /// the image holds fails; new files work.
+    /// No idmapped mounts here (the reason says why): the files show as `nobody`, and the image is
+    /// read-only inside: changing a file fails with EACCES, and even a new file in an image
+    /// directory fails with EOVERFLOW, as the directory would have to be copied up first.
     Unmapped(String),
 }
 

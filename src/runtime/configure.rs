@@ -50,8 +50,19 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
     // 07: the container's root is an image's layers under an upper dir of its own, made for each
     // container when it starts (see crate::overlay::root).
     if let Some(o) = &args.overlay {
-        let base = config.rootfs.clone().expect("07 builds on 03's root filesystem");
-        config.overlay = Some(crate::overlay::store::open(&base, o.image.as_deref())?);
+        // The demo images are always made from the workshop's own root filesystem; one given with
+        // --rootfs becomes an image of its own, as --image DIR does, so it never replaces them.
+        let given = args.rootfs.as_ref().and_then(|r| r.rootfs.as_ref());
+        let image = match (&o.image, given) {
+            (Some(image), _) => Some(image.clone()),
+            (None, Some(dir)) => Some(std::path::absolute(dir)?.display().to_string()),
+            (None, None) => None,
+        };
+        let base = match given {
+            Some(_) => crate::image::ensure(None)?,
+            None => config.rootfs.clone().expect("07 builds on 03's root filesystem"),
+        };
+        config.overlay = Some(crate::overlay::store::open(&base, image.as_deref())?);
     }
     // 05: a user namespace with a subordinate range; --rootless gives one at any stage, mapping
     // only the caller's own uid.
