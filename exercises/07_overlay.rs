@@ -10,7 +10,7 @@
 //! web image's layers top first; a write inside is copied up into the upper dir and the layer's
 //! bytes are unchanged; a delete leaves a whiteout; a removed and re-made directory is opaque; a
 //! second run does not see what the first wrote. And every check of 01–06.
-//! Read: the kernel's Documentation/filesystems/overlayfs.rst, mount(2), mount(8)'s overlay section.
+//! Man pages: mount(2), mount(8) (its overlay section); the kernel's Documentation/filesystems/overlayfs.rst.
 //! Stuck? `cargo run -- hint 07` shows one hint at a time: the idea, where to look, the API.
 //!
 //! Break it (once it passes): leave out `userxattr`, then `rm -rf /var/www` inside, and check again.
