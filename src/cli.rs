@@ -25,6 +25,8 @@ pub struct StageArgs {
     pub cgroups: Option<crate::cgroups::CgroupArgs>,
     /// 07_overlay on.
     pub overlay: Option<OverlayArgs>,
+    /// 08_security on.
+    pub security: Option<crate::security::SecurityArgs>,
 }
 
 impl StageArgs {
@@ -47,6 +49,9 @@ impl StageArgs {
         if stage >= Stage::Overlay {
             cmd = OverlayArgs::augment_args(cmd);
         }
+        if stage >= Stage::Security {
+            cmd = crate::security::SecurityArgs::augment_args(cmd);
+        }
         cmd
     }
 
@@ -62,6 +67,9 @@ impl StageArgs {
                 .then(|| crate::cgroups::CgroupArgs::from_arg_matches(m))
                 .transpose()?,
             overlay: group(Stage::Overlay).then(|| OverlayArgs::from_arg_matches(m)).transpose()?,
+            security: group(Stage::Security)
+                .then(|| crate::security::SecurityArgs::from_arg_matches(m))
+                .transpose()?,
         })
     }
 

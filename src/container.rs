@@ -48,6 +48,9 @@ pub struct Config {
     /// The image whose layers become the container's root, under an upper dir of its own (stage 07
     /// on). `rootfs` is then the directory the base layer was made from.
     pub overlay: Option<crate::overlay::root::OverlayImage>,
+    /// What the container's root may still do once inside: capabilities, seccomp, masked paths,
+    /// its user (stage 08 on).
+    pub security: Option<crate::security::SecurityConfig>,
     pub mechanisms: Mechanisms,
 }
 
@@ -83,6 +86,7 @@ impl Config {
             network: None,
             cgroup: None,
             overlay: None,
+            security: None,
             mechanisms: Mechanisms::library(),
         }
     }

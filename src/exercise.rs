@@ -27,6 +27,7 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
         Stage::Network => &["ip", "addr"],
         Stage::Cgroups => &["cat", "/proc/self/cgroup"],
         Stage::Overlay => &["sh", "-c", "grep ' / / ' /proc/self/mountinfo"],
+        Stage::Security => &["grep", "Cap", "/proc/self/status"],
         _ => &["sh", "-c", "echo \"hostname: $(hostname)\"; ls /"],
     };
     cmd.iter().map(|s| s.to_string()).collect()

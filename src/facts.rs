@@ -425,6 +425,21 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             name: "a fresh container does not see what the last one wrote",
             run: fresh_container_starts_clean,
         },
+        Check {
+            stage: Stage::Security,
+            name: "the bounding, permitted and effective sets are Docker's 14 (none with --cap-drop ALL)",
+            run: capability_sets_are_dockers,
+        },
+        Check {
+            stage: Stage::Security,
+            name: "a seccomp filter is installed, and no_new_privs when asked",
+            run: seccomp_and_no_new_privs,
+        },
+        Check {
+            stage: Stage::Security,
+            name: "mount, unshare --user and the masked paths fail inside",
+            run: attacks_fail,
+        },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
 }
@@ -952,6 +967,87 @@ pub fn fresh_container_starts_clean(bin: &Path) -> Result<(), String> {
     let left: Vec<&String> = after.iter().filter(|d| !before.contains(d)).collect();
     expect(left.is_empty(), || {
         format!("after the runs the store still holds the container dirs {left:?}: remove each container's dirs when it ends")
+    })
+}
+
+/// The container's PID 1's /proc/PID/status, read by the host while it runs.
+fn status_of(bin: &Path, args: &[&str]) -> Result<String, String> {
+    let live = Live::start(bin, args)?;
+    std::fs::read_to_string(format!("/proc/{}/status", live.container_pid))
+        .map_err(|e| format!("reading the container's status: {e}"))
+}
+
+fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
+    status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).unwrap_or("")
+}
+
+pub fn capability_sets_are_dockers(bin: &Path) -> Result<(), String> {
+    use crate::security::{CapabilitySet, ProcessCaps};
+    let status = status_of(bin, &[])?;
+    let caps = ProcessCaps::parse_status(&status).map_err(|e| e.to_string())?;
+    let want = CapabilitySet::docker_default();
+    for (set, got) in
+        [("CapBnd", &caps.bounding), ("CapPrm", &caps.permitted), ("CapEff", &caps.effective)]
+    {
+        expect(got == &want, || {
+            format!("{set} of the container is {:?}, not Docker's 14 {:?}: drop the others from the bounding set (PR_CAPBSET_DROP) and set permitted and effective to the kept ones", got.names(), want.names())
+        })?;
+    }
+    let none = status_of(bin, &["--cap-drop", "ALL"])?;
+    let caps = ProcessCaps::parse_status(&none).map_err(|e| e.to_string())?;
+    expect(caps.bounding.names().is_empty() && caps.effective.names().is_empty(), || {
+        format!(
+            "with --cap-drop ALL the container still has CapBnd {:?} and CapEff {:?}",
+            caps.bounding.names(),
+            caps.effective.names()
+        )
+    })
+}
+
+pub fn seccomp_and_no_new_privs(bin: &Path) -> Result<(), String> {
+    let status = status_of(bin, &["--security-opt", "no-new-privileges"])?;
+    expect(status_field(&status, "Seccomp:") == "2", || {
+        format!(
+            "the container's Seccomp: is {:?}, not 2: no filter was installed",
+            status_field(&status, "Seccomp:")
+        )
+    })?;
+    expect(status_field(&status, "NoNewPrivs:") == "1", || {
+        "with --security-opt no-new-privileges the container's NoNewPrivs: is not 1".into()
+    })?;
+    let plain = status_of(bin, &["--security-opt", "seccomp=unconfined"])?;
+    expect(
+        status_field(&plain, "Seccomp:") == "0" && status_field(&plain, "NoNewPrivs:") == "0",
+        || {
+            "with seccomp=unconfined and without no-new-privileges the container still has a filter or no_new_privs".into()
+        },
+    )
+}
+
+pub fn attacks_fail(bin: &Path) -> Result<(), String> {
+    for attack in [
+        "mount -t tmpfs none /mnt",
+        "unshare --user true",
+        "head -c 64 /proc/interrupts | grep -q CPU",
+    ] {
+        let out = run(bin, &["--", "sh", "-c", attack]);
+        expect(out.status != 0, || {
+            format!("`{attack}` worked inside the hardened container: it should fail (capabilities, seccomp, masked paths)")
+        })?;
+    }
+    let live = Live::start(bin, &[])?;
+    let mountinfo = std::fs::read_to_string(format!("/proc/{}/mountinfo", live.container_pid))
+        .map_err(|e| e.to_string())?;
+    drop(live);
+    let mount_of = |path: &str| {
+        mountinfo.lines().find(|l| l.split(' ').nth(4) == Some(path)).map(String::from)
+    };
+    expect(mount_of("/proc/interrupts").is_some() && mount_of("/sys/firmware").is_some(), || {
+        "the container's mountinfo has no mount over /proc/interrupts or /sys/firmware: the masked paths are not masked".into()
+    })?;
+    let sys = mount_of("/proc/sys").unwrap_or_default();
+    expect(sys.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "ro")), || {
+        format!("/proc/sys is not mounted read-only in the container: {sys:?}")
     })
 }
 

@@ -187,7 +187,7 @@ impl Narrator {
         if held {
             self.say(format!("    {} {text}", "✓".green().bold()));
         } else {
-            println!("    {} {text}", "✗".red().bold());
+            always(format!("    {} {text}", "✗".red().bold()));
             self.failed_claims.push(text.to_string());
         }
     }
@@ -206,17 +206,27 @@ impl Narrator {
         if self.failed_claims.is_empty() {
             self.say("");
             // The verdict is printed with --quiet too: it is all that --quiet prints.
-            println!("{} {}", "✓".green().bold(), format!("{stage_bin}: every claim held.").bold());
+            always(format!(
+                "{} {}",
+                "✓".green().bold(),
+                format!("{stage_bin}: every claim held.").bold()
+            ));
         } else {
-            println!();
-            println!(
+            always(String::new());
+            always(format!(
                 "{} {stage_bin}: {} claim(s) did not hold: {}",
                 "✗".red().bold(),
                 self.failed_claims.len(),
                 self.failed_claims.join("; ")
-            );
+            ));
         }
     }
+}
+
+/// A line printed even with --quiet. A closed stdout (`| head`) is not an error of the stage.
+fn always(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ fn exercise_files_keep_the_task_and_man_pages_but_not_the_answer() {
         Stage::User => "uid_map\")",
         Stage::Cgroups => "cgroup.procs",
         Stage::Overlay => "lowerdir=",
+        Stage::Security => "CapSet::Bounding",
         other => panic!("{other} has no exercise yet"),
     };
     for stage in common::built_stages() {
@@ -244,6 +245,17 @@ fn break_it_07_no_userxattr_is_named_with_its_hint() {
         Stage::Overlay,
         env!("CARGO_BIN_EXE_break07_no_userxattr"),
         "only with the `userxattr` mount option",
+        1,
+    );
+}
+
+#[test]
+fn break_it_08_bounding_set_left_whole_is_named_with_its_hint() {
+    let Some(_s) = common::root_and_serial() else { return };
+    breaks_with_pointer(
+        Stage::Security,
+        env!("CARGO_BIN_EXE_break08_bounding_left"),
+        "the bounding set still holds capabilities",
         1,
     );
 }

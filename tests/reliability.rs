@@ -19,6 +19,7 @@ fn stage(bin: &str) -> &'static Path {
         "05_user" => Path::new(env!("CARGO_BIN_EXE_05_user")),
         "06_cgroups" => Path::new(env!("CARGO_BIN_EXE_06_cgroups")),
         "07_overlay" => Path::new(env!("CARGO_BIN_EXE_07_overlay")),
+        "08_security" => Path::new(env!("CARGO_BIN_EXE_08_security")),
         other => panic!("no stage {other}"),
     }
 }
@@ -105,6 +106,11 @@ fn sigkill_at_every_setup_step_is_healed_by_cleanup() {
             "07_overlay",
             &["--", "sleep", "5"],
             &["record-container-layer", "made-container-layer", "cloned", "host-side-done"],
+        ),
+        (
+            "08_security",
+            &["--read-only", "--", "sleep", "5"],
+            &["made-container-layer", "host-side-done"],
         ),
     ];
     for (bin, args, points) in cases {
@@ -321,6 +327,18 @@ const BAD_INPUT: &[(&str, &[&str], i32, &[&str])] = &[
     ("07_overlay", &["--image", "bad:name", "--", "true"], 125, &["bad:name"]),
     ("07_overlay", &["--memory", "12q", "--", "true"], 125, &["--memory", "12q"]),
     ("07_overlay", &["--", "/no/such/binary"], 127, &["/no/such/binary"]),
+    ("08_security", &["--cap-drop", "CAP_FLY", "--", "true"], 125, &["--cap-drop", "CAP_FLY"]),
+    ("08_security", &["--cap-add", "all_of_them", "--", "true"], 125, &["--cap-add"]),
+    (
+        "08_security",
+        &["--security-opt", "seccomp=/no/such.json", "--", "true"],
+        125,
+        &["/no/such.json"],
+    ),
+    ("08_security", &["--security-opt", "label=x", "--", "true"], 125, &["--security-opt"]),
+    ("08_security", &["--user", "nosuchuser", "--", "true"], 125, &["nosuchuser"]),
+    ("08_security", &["--tmpfs", "tmp", "--", "true"], 125, &["--tmpfs"]),
+    ("08_security", &["--user", "1000", "--", "/no/such/binary"], 127, &["/no/such/binary"]),
 ];
 
 #[test]

@@ -34,6 +34,7 @@ fn source(stage: Stage) -> Option<&'static str> {
         Stage::User => include_str!("../../exercises/hints/05_user.md"),
         Stage::Cgroups => include_str!("../../exercises/hints/06_cgroups.md"),
         Stage::Overlay => include_str!("../../exercises/hints/07_overlay.md"),
+        Stage::Security => include_str!("../../exercises/hints/08_security.md"),
         _ => return None,
     })
 }
@@ -86,7 +87,7 @@ struct Diagnosis {
 }
 
 /// The "break it" mistakes of each exercise (and their look-alikes), as the checker sees them.
-const DIAGNOSES: [Diagnosis; 9] = [
+const DIAGNOSES: [Diagnosis; 10] = [
     Diagnosis {
         stage: Stage::Pid,
         seen: &["not the first process of a new PID namespace"],
@@ -148,6 +149,13 @@ const DIAGNOSES: [Diagnosis; 9] = [
         seen: &["lowerdir is", "top first"],
         says: "the layers are stacked the wrong way up: lowerdir= lists the top layer first, and \
                an image lists its layers bottom first",
+        level: 1,
+    },
+    Diagnosis {
+        stage: Stage::Security,
+        seen: &["CapBnd"],
+        says: "the bounding set still holds capabilities outside the kept set: it is a separate \
+               set, lowered one capability at a time (PR_CAPBSET_DROP), before the others are set",
         level: 1,
     },
 ];

@@ -90,7 +90,7 @@ fn populate(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     // same with busybox as with the host's binaries, whose libraries and loader live there.
     for d in [
         "bin", "sbin", "usr/bin", "usr/sbin", "lib", "lib64", "dev", "etc", "proc", "sys", "tmp",
-        "root", "var/www", "home", "run",
+        "root", "var/www", "home", "run", "mnt",
     ] {
         fs::create_dir_all(dir.join(d))?;
     }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 /// Bump when the layout of the built root filesystem, or what a toolbox applet does, changes, so
 /// that cached images are rebuilt.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 /// The file in a built root filesystem that says how it was built (the cache stamp).
 pub const STAMP: &str = ".workshop-rootfs";
 

@@ -37,7 +37,7 @@ const fn toolbox(name: &'static str, stage: Stage) -> Tool {
 
 /// Stages 01 and 02 run on the host's own files; from 03 on, these must be in the root filesystem.
 /// `true` and `false` are here because `-- true` is exec'd, not run by a shell.
-pub const TOOLS: [Tool; 30] = [
+pub const TOOLS: [Tool; 32] = [
     host("sh", Stage::Rootfs, "dash"),
     host("ls", Stage::Rootfs, "coreutils"),
     host("cat", Stage::Rootfs, "coreutils"),
@@ -71,6 +71,9 @@ pub const TOOLS: [Tool; 30] = [
     // Stage 07's copy-up, whiteout and opaque-dir experiments.
     host("tail", Stage::Overlay, "coreutils"),
     host("mkdir", Stage::Overlay, "coreutils"),
+    // Stage 08's attack lab: a nested user namespace, to try to regain capabilities.
+    host("unshare", Stage::Security, "util-linux"),
+    host("mknod", Stage::Security, "coreutils"),
 ];
 
 /// The tools a stage uses inside its containers: its own and every earlier stage's.

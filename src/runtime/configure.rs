@@ -64,6 +64,20 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
         };
         config.overlay = Some(crate::overlay::store::open(&base, image.as_deref())?);
     }
+    // 08: Docker's hardening, resolved now so that a bad capability, profile or user is one line
+    // before anything is made. `--user` names are looked up in the image's own /etc/passwd.
+    if let Some(sec) = &args.security {
+        let image_root = match &config.overlay {
+            Some(o) => o
+                .image
+                .layer_dirs(&o.store)
+                .into_iter()
+                .rev()
+                .find(|d| d.join("etc/passwd").exists()),
+            None => config.rootfs.clone(),
+        };
+        config.security = Some(sec.resolve(&image_root.unwrap_or_default())?);
+    }
     // 05: a user namespace with a subordinate range; --rootless gives one at any stage, mapping
     // only the caller's own uid.
     if rootless {

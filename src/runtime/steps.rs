@@ -56,7 +56,7 @@ pub struct Step {
 // ANCHOR: order
 /// Every step, in the order they run: the stage that added it, what it does, when it applies.
 #[rustfmt::skip]
-pub const STEPS: [Step; 12] = [
+pub const STEPS: [Step; 14] = [
     step(Stage::User,      "become root in the user namespace",                  in_userns,     become_root),
     step(Stage::Network,   "set up the container's network",                     own_netns,     network),
     step(Stage::MountProc, "make the mounts private (mount --make-rprivate /)",  own_mountns,   make_private),
@@ -69,6 +69,8 @@ pub const STEPS: [Step; 12] = [
     step(Stage::Rootfs,    "mount /sys read-only",                               has_root,      mount_sys),
     step(Stage::Rootfs,    "pivot_root into the root filesystem",                has_root,      pivot),
     step(Stage::Rootfs,    "set the hostname",                                   has_hostname,  hostname),
+    step(Stage::Security,  "mask /proc and /sys paths, make the read-only ones so", hardened,     protect_paths),
+    step(Stage::Security,  "drop privileges (capabilities, no_new_privs, user, seccomp)", hardened, drop_privileges),
 ];
 // ANCHOR_END: order
 
@@ -114,6 +116,9 @@ fn plain_root(i: &Inside) -> bool {
 }
 fn idmapped_root(i: &Inside) -> bool {
     has_root(i) && i.tree.is_some() && i.overlay.is_none()
+}
+fn hardened(i: &Inside) -> bool {
+    i.config.security.is_some()
 }
 fn overlay_root(i: &Inside) -> bool {
     own_mountns(i) && i.overlay.is_some()
@@ -200,6 +205,23 @@ fn mount_overlay(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     }
 }
 // ANCHOR_END: stage07
+
+// ANCHOR: stage08
+/// After pivot_root, so that the paths are the container's; while still privileged, since
+/// mounting needs CAP_SYS_ADMIN, which the next step drops.
+fn protect_paths(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let security = i.config.security.as_ref().context("no security settings")?;
+    let root = Path::new("/");
+    crate::security::paths::apply(&security.mount_plan(root), sys, root)
+}
+
+/// Last, right before execve: once the capabilities are gone nothing else could be set up, and
+/// seccomp comes at the very end so that the runtime's own last calls are not filtered.
+fn drop_privileges(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
+    let security = i.config.security.as_ref().context("no security settings")?;
+    sys.drop_privileges(security, i.config.mechanisms.drop_capabilities)
+}
+// ANCHOR_END: stage08
 
 // ANCHOR: stage04
 fn network(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
@@ -298,6 +320,10 @@ mod tests {
                 config: Default::default(),
             };
             c.overlay = Some(crate::overlay::root::OverlayImage { store: "/store".into(), image });
+        }
+        if stage >= Stage::Security {
+            let args = crate::security::SecurityArgs::default();
+            c.security = Some(args.resolve(Path::new("/no/such/rootfs")).unwrap());
         }
         c
     }
@@ -403,6 +429,25 @@ mod tests {
         let c = calls(&plain, false);
         assert!(c.iter().any(|x| x.starts_with("mount(overlay") && !x.contains("userxattr")));
         assert!(!c.iter().any(|x| x.starts_with("move_mount")), "{c:#?}");
+    }
+
+    #[test]
+    fn stage_08_masks_paths_after_pivot_root_and_drops_privileges_last() {
+        let c = calls(&config(Stage::Security), true);
+        let pivot = position(&c, "pivot_root(., .)");
+        let host = position(&c, "sethostname(box)");
+        let masked = position(&c, "mount(/dev/null, /proc/interrupts, -, MS_BIND");
+        let sys_ro = c
+            .iter()
+            .position(|x| x.starts_with("mount(none, /proc/sys, -, MS_RDONLY"))
+            .or_else(|| c.iter().position(|x| x.contains("/proc/sys") && x.contains("MS_RDONLY")))
+            .unwrap_or_else(|| panic!("/proc/sys is not made read-only: {c:#?}"));
+        assert!(pivot < masked && host < masked && pivot < sys_ro, "{c:#?}");
+        assert_eq!(
+            c.last().unwrap(),
+            "drop privileges: 14 capabilities, no_new_privs false, uid 0, seccomp Docker's default profile",
+            "{c:#?}"
+        );
     }
 
     #[test]

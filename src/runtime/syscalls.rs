@@ -46,6 +46,13 @@ pub trait Syscalls {
         container_end: &str,
     ) -> anyhow::Result<()>;
     fn loopback_only(&self) -> anyhow::Result<()>;
+    /// Stage 08's last step: capabilities, no_new_privs, user, descriptors, seccomp (see
+    /// [`crate::security::drop_privileges`]); recorded as one call.
+    fn drop_privileges(
+        &self,
+        security: &crate::security::SecurityConfig,
+        exercise: Option<crate::security::DropCapabilities>,
+    ) -> anyhow::Result<()>;
 }
 
 /// The kernel, through nix.
@@ -120,6 +127,13 @@ impl Syscalls for Real {
     }
     fn loopback_only(&self) -> anyhow::Result<()> {
         crate::network::loopback_only()
+    }
+    fn drop_privileges(
+        &self,
+        security: &crate::security::SecurityConfig,
+        exercise: Option<crate::security::DropCapabilities>,
+    ) -> anyhow::Result<()> {
+        crate::security::drop_privileges(security, exercise)
     }
 }
 
@@ -244,6 +258,23 @@ impl Syscalls for Recorder {
     }
     fn loopback_only(&self) -> anyhow::Result<()> {
         self.log("netlink: lo up".into());
+        Ok(())
+    }
+    fn drop_privileges(
+        &self,
+        security: &crate::security::SecurityConfig,
+        _exercise: Option<crate::security::DropCapabilities>,
+    ) -> anyhow::Result<()> {
+        let seccomp = match &security.seccomp {
+            crate::security::Seccomp::Unconfined => "unconfined".to_string(),
+            crate::security::Seccomp::Profile { source, .. } => source.clone(),
+        };
+        self.log(format!(
+            "drop privileges: {} capabilities, no_new_privs {}, uid {}, seccomp {seccomp}",
+            security.caps.names().len(),
+            security.no_new_privs,
+            security.user.uid
+        ));
         Ok(())
     }
 }

@@ -234,19 +234,55 @@ pub fn apply_in_child(cfg: &SecurityConfig) -> anyhow::Result<()> {
 /// 8. with no_new_privs, seccomp comes last: the fewer calls made after it, the shorter the
 ///    allow-list may be (a runtime's own set-up needs calls the container should not have).
 pub fn apply_in_child_keeping(cfg: &SecurityConfig, keep_fds: &[RawFd]) -> anyhow::Result<()> {
-    // Compiled before anything changes, so that no failure leaves a half-hardened process.
-    let filter = cfg.compiled_seccomp()?;
     let root = Path::new("/");
     paths::apply(&cfg.mount_plan(root), &crate::runtime::syscalls::Real, root)?;
+    drop_privileges_keeping(cfg, keep_fds, None)
+}
+
+/// The student's version of the capability step (exercise 08): keep only the set given, for a
+/// root user (true) or another one.
+pub type DropCapabilities = fn(&CapabilitySet, bool) -> anyhow::Result<()>;
+
+/// Steps 2 to 8 of [`apply_in_child_keeping`]: what stage 08 does after its mounts (which go
+/// through [`crate::runtime::syscalls::Syscalls`] as a step of their own).
+pub fn drop_privileges(
+    cfg: &SecurityConfig,
+    exercise: Option<DropCapabilities>,
+) -> anyhow::Result<()> {
+    drop_privileges_keeping(cfg, &[], exercise)
+}
+
+fn drop_privileges_keeping(
+    cfg: &SecurityConfig,
+    keep_fds: &[RawFd],
+    exercise: Option<DropCapabilities>,
+) -> anyhow::Result<()> {
+    // Compiled before anything changes, so that no failure leaves a half-hardened process.
+    let filter = cfg.compiled_seccomp()?;
     if let (Some(f), false) = (&filter, cfg.no_new_privs) {
         seccomp::apply(f)?;
     }
-    caps::drop_bounding(&cfg.caps)?;
-    if cfg.no_new_privs {
-        nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+    if let Some(exercise) = exercise {
+        // The student's version does the bounding set and the sets in one go; the ids change
+        // after it, keeping the sets (a root uid's change to another clears them anyway).
+        if cfg.no_new_privs {
+            nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+        }
+        exercise(&cfg.caps, true)?;
+        user::apply(&cfg.user)?;
+    } else {
+        caps::drop_bounding(&cfg.caps)?;
+        if cfg.no_new_privs {
+            nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+        }
+        user::apply(&cfg.user)?;
+        caps::apply(&cfg.caps, cfg.user.is_root())?;
     }
-    user::apply(&cfg.user)?;
-    caps::apply(&cfg.caps, cfg.user.is_root())?;
+    // A change of uid clears PR_SET_PDEATHSIG (prctl(2)): set it again, so that the container
+    // still dies with the stage.
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes plain integers.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    nix::errno::Errno::result(rc).context("prctl(PR_SET_PDEATHSIG)")?;
     fds::close_all_but(keep_fds)?;
     fds::check_cwd_inside_root()?;
     if let (Some(f), true) = (&filter, cfg.no_new_privs) {

@@ -72,6 +72,7 @@ pub fn lesson_bin(stage: workshop::Stage) -> &'static Path {
         User => env!("CARGO_BIN_EXE_05_user"),
         Cgroups => env!("CARGO_BIN_EXE_06_cgroups"),
         Overlay => env!("CARGO_BIN_EXE_07_overlay"),
+        Security => env!("CARGO_BIN_EXE_08_security"),
         other => panic!("{other} has no lesson binary yet"),
     })
 }
@@ -86,6 +87,7 @@ pub fn exercise_bin(stage: workshop::Stage) -> &'static Path {
         User => env!("CARGO_BIN_EXE_ex05_user"),
         Cgroups => env!("CARGO_BIN_EXE_ex06_cgroups"),
         Overlay => env!("CARGO_BIN_EXE_ex07_overlay"),
+        Security => env!("CARGO_BIN_EXE_ex08_security"),
         other => panic!("{other} has no exercise yet"),
     })
 }
@@ -100,6 +102,7 @@ pub fn solution_bin(stage: workshop::Stage) -> &'static Path {
         User => env!("CARGO_BIN_EXE_sol05_user"),
         Cgroups => env!("CARGO_BIN_EXE_sol06_cgroups"),
         Overlay => env!("CARGO_BIN_EXE_sol07_overlay"),
+        Security => env!("CARGO_BIN_EXE_sol08_security"),
         other => panic!("{other} has no solution yet"),
     })
 }
