@@ -9,7 +9,9 @@
 //! container is the stages' own code.
 
 pub mod id;
+pub mod state;
 pub mod time;
 
 pub use id::ContainerId;
+pub use state::{ContainerState, Status, Store};
 pub use time::Timestamp;
