@@ -9,6 +9,7 @@
 //! container is the stages' own code.
 
 pub mod id;
+pub mod liveness;
 pub mod state;
 pub mod time;
 
