@@ -9,7 +9,9 @@
 //! container is the stages' own code.
 
 pub mod id;
+pub mod inspect;
 pub mod liveness;
+pub mod ps;
 pub mod state;
 pub mod time;
 
