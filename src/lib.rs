@@ -12,6 +12,7 @@ pub mod facts;
 pub mod image;
 pub mod ipc;
 pub mod lesson;
+pub mod lifecycle;
 pub mod measure;
 pub mod mechanisms;
 pub mod mounts;
