@@ -177,15 +177,19 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.note("/proc/sys) are not its own: 08's read-only /proc/sys is a second lock on that door.");
     n.claim(
         !ran.output.is_empty() && !std::path::Path::new("/tmp/sda").exists(),
-        "no device node and no host sysctl, even at 07",
+        "no device node, and no write to /proc/sys, even at 07",
     );
 
     n.step("The seccomp filter, as the kernel runs it");
     let sec = base.security.clone().expect("stage 08 has security settings");
     let compiled = sec.compiled_seccomp()?.expect("the default profile");
-    n.syscall("seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)   right before execve");
-    let text = security::seccomp::render(&compiled);
-    for line in text.lines().take(6) {
+    n.syscall("seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)");
+    n.note(
+        "With no-new-privileges it goes in last, right before execve; without, installing it needs",
+    );
+    n.note("CAP_SYS_ADMIN, so it goes in first, before the capabilities are dropped (runc does the same).");
+    let text = security::seccomp::render(&compiled).replace(compiled.arch, &var(compiled.arch));
+    for line in text.lines().take(8) {
         n.result(&redact_counts(line));
     }
     n.note(&format!(
@@ -241,18 +245,18 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
 
     n.step("AppArmor and SELinux");
-    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
-    let has = |m: &str| lsm.split(',').any(|x| x.trim() == m);
-    n.shell("cat /sys/kernel/security/lsm");
-    n.result(if lsm.trim().is_empty() { "(not readable here)" } else { lsm.trim() });
-    let (apparmor, selinux) = (has("apparmor"), has("selinux"));
-    n.note(match (apparmor, selinux) {
-        (false, false) => "Neither is active here, so this step is skipped. Where one is, Docker adds a profile",
-        _ => "One is active here; this stage does not load profiles of its own. Docker adds a profile",
-    });
-    n.note("(AppArmor's docker-default) or a label (SELinux's container_t): rules about files and");
-    n.note("operations, by path or label, that even a root with every capability cannot break.");
-    n.claim(true, "the host's security modules were looked up and named");
+    let active = security_modules();
+    n.shell("cat /sys/kernel/security/lsm; ls /sys/kernel/security/apparmor /sys/fs/selinux");
+    n.result(&format!(
+        "AppArmor or SELinux active here: {}",
+        var(if active.is_empty() { "neither".to_string() } else { active.join(", ") })
+    ));
+    n.note("Where one is active, Docker adds a profile (AppArmor's docker-default) or a label");
+    n.note(
+        "(SELinux's container_t): rules about files and operations, by path or label, that even",
+    );
+    n.note("a root with every capability cannot break. This stage loads no profile of its own: it");
+    n.note("names what the host has, and the chapter shows what they add.");
     Ok(())
 }
 // ANCHOR_END: demo
@@ -320,6 +324,26 @@ fn redact_counts(line: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The Linux security modules that confine containers and are active here: AppArmor, SELinux.
+fn security_modules() -> Vec<String> {
+    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    let mut found: Vec<String> = ["apparmor", "selinux"]
+        .iter()
+        .filter(|m| lsm.split(',').any(|x| x.trim() == **m))
+        .map(|m| m.to_string())
+        .collect();
+    // Without securityfs mounted, their own filesystems tell.
+    if found.is_empty() {
+        if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+            found.push("apparmor".into());
+        }
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            found.push("selinux".into());
+        }
+    }
+    found
 }
 
 fn main() -> ExitCode {

@@ -86,6 +86,19 @@ pub fn configure(args: &StageArgs) -> anyhow::Result<(Config, Cleanup)> {
         let remap = args.user.as_ref().and_then(|u| u.userns_remap.as_deref());
         config = config.with_user(UserNamespace::for_root(remap)?);
     }
+    // 08: --user must name ids the user namespace maps, or setresuid would fail inside.
+    if let (Some(sec), Some(user)) = (&config.security, &config.user) {
+        let (uid, gid) = (sec.user.uid, sec.user.gid);
+        let mapped =
+            |id: u32, map: &crate::userns::IdMap| id >= map.inside && id - map.inside < map.count;
+        if !mapped(uid, &user.uid_map) || !mapped(gid, &user.gid_map) {
+            anyhow::bail!(
+                "--user {uid}:{gid}: the container's user namespace maps ids {} to {} only; use a user in that range",
+                user.uid_map.inside,
+                user.uid_map.inside + user.uid_map.count - 1
+            );
+        }
+    }
     Ok((config, held))
 }
 

@@ -215,8 +215,10 @@ fn protect_paths(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     crate::security::paths::apply(&security.mount_plan(root), sys, root)
 }
 
-/// Last, right before execve: once the capabilities are gone nothing else could be set up, and
-/// seccomp comes at the very end so that the runtime's own last calls are not filtered.
+/// Last, right before execve: once the capabilities are gone nothing else could be set up. With
+/// no_new_privs the seccomp filter goes in at the very end; without it, installing a filter needs
+/// CAP_SYS_ADMIN, so it goes in first, before the capabilities are dropped (see
+/// [`crate::security::apply_in_child_keeping`]).
 fn drop_privileges(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     let security = i.config.security.as_ref().context("no security settings")?;
     sys.drop_privileges(security, i.config.mechanisms.drop_capabilities)

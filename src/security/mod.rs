@@ -159,7 +159,7 @@ impl SecurityArgs {
                     .resolve(&target)
                     .map_err(|e| anyhow::anyhow!("--security-opt seccomp={source}: {e}"))?;
                 // Compile now, so that a bad profile is a flag error, not a failed container.
-                seccomp::compile(&resolved)?;
+                seccomp::compile(&resolved).map_err(|e| anyhow::anyhow!("{e:#} (in {source})"))?;
                 Seccomp::Profile { source, profile: resolved }
             }
         };

@@ -231,7 +231,7 @@ impl Profile {
         let profile: Profile = serde_json::from_str(json).map_err(|e| {
             anyhow::anyhow!(
                 "--security-opt seccomp={origin}: not a seccomp profile in Docker's JSON format \
-                 ({e}); start from `docker info`'s default profile or use seccomp=unconfined"
+                 ({e}); start from Docker's default profile (moby's profiles/seccomp/default.json, also in this repo as src/security/default-seccomp.json) or use seccomp=unconfined"
             )
         })?;
         for rule in &profile.syscalls {

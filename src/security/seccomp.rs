@@ -6,7 +6,7 @@
 //! allow, fail with an errno, kill, or signal. Once installed it can never be removed, only more
 //! filters stacked on it. See seccomp(2) and the kernel's Documentation/userspace-api/seccomp_filter.rst.
 //!
-//! Docker's default profile is an allow-list: about 370 calls a normal program needs; everything
+//! Docker's default profile is an allow-list: about 310 calls on x86_64 that a normal program needs; everything
 //! else fails with EPERM. That shuts `keyctl` (the kernel keyring is not namespaced), `bpf`,
 //! `unshare`/`mount` (new namespaces are a kernel attack surface), `ptrace` on old kernels,
 //! `kexec_load`, `init_module`, `clock_settime`… — most kernel exploits need one of them.
