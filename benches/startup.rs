@@ -76,6 +76,16 @@ fn main() {
             env!("CARGO_BIN_EXE_06_cgroups"),
             &["--memory", "32m", "--cpus", "0.5", "--pids-limit", "64"],
         ),
+        (
+            "workshop 07_overlay -- true   (+ overlay root, own upper dir)",
+            env!("CARGO_BIN_EXE_07_overlay"),
+            &["--memory", "32m", "--cpus", "0.5", "--pids-limit", "64"],
+        ),
+        (
+            "workshop 08_security -- true  (+ caps, masks, seccomp)",
+            env!("CARGO_BIN_EXE_08_security"),
+            &["--memory", "32m", "--cpus", "0.5", "--pids-limit", "64"],
+        ),
     ] {
         row(
             name,

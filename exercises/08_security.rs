@@ -2,20 +2,24 @@
 //!
 //! The container is set up up to its last step: its root filesystem, its masked and read-only
 //! paths, and it still runs as root of its user namespace with every capability. Your job runs in
-//! the child, right before the ids change and seccomp goes in: keep only the capabilities in
-//! `keep`. Lower the bounding set first (what is dropped there is gone for good, for everything
-//! the container will ever exec), then make `keep` the permitted and effective sets, and empty the
-//! inheritable and ambient ones.
+//! the child, right before the ids change: keep only the capabilities in `keep` (lower the
+//! bounding set first: what is dropped there is gone for good, for everything the container will
+//! ever exec; then make `keep` the permitted and effective sets, and empty the inheritable and
+//! ambient ones), set no_new_privs when asked, and install the compiled seccomp `filter`. The
+//! order is the exercise: without no_new_privs the kernel takes a filter only from a holder of
+//! CAP_SYS_ADMIN.
 //!
 //! The checker verifies: CapBnd, CapPrm and CapEff in /proc/PID/status of the container are
 //! Docker's 14, and `--cap-drop ALL` leaves all three empty; `mount -t tmpfs none /mnt` fails inside
 //! while it works at 07; `Seccomp: 2` and, with `--security-opt no-new-privileges`, `NoNewPrivs: 1`;
 //! the masked paths are masked. And every check of 01–07.
-//! Man pages: capabilities(7), prctl(2) (PR_CAPBSET_DROP), capset(2); the caps crate's docs.
+//! Man pages: capabilities(7), prctl(2) (PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS), capset(2),
+//! seccomp(2); the caps crate's docs.
 //! Stuck? `cargo run -- hint 08` shows one hint at a time: the idea, where to look, the API.
 //!
 //! Break it (once it passes): set the effective set but leave the bounding set alone, and check
-//! again.
+//! again; then install the filter after the capabilities are gone, and run without
+//! `--security-opt no-new-privileges`.
 //!
 //! Try it:   cargo run --bin ex08_security -- grep Cap /proc/self/status
 //! Check it: cargo run -- check 08
@@ -26,18 +30,21 @@
 use caps::{CapSet, CapsHashSet};
 use std::process::ExitCode;
 use workshop::mechanisms::Mechanisms;
-use workshop::security::CapabilitySet;
+use workshop::security::{seccomp, CapabilitySet, Compiled};
 use workshop::Stage;
 
-// TODO: Drop every capability not in `keep` from the bounding set, then set the other sets.
+// TODO: Keep only the capabilities in `keep`, and install `filter`, in an order that works.
 // ANCHOR: todo
-fn drop_capabilities(keep: &CapabilitySet, root: bool) -> anyhow::Result<()> {
-    todo!("keep only these capabilities: `cargo run -- hint 08` if you are stuck")
+fn harden(
+    keep: &CapabilitySet,
+    filter: Option<&Compiled>,
+    no_new_privs: bool,
+) -> anyhow::Result<()> {
+    todo!("keep these capabilities and install the filter: `cargo run -- hint 08` if you are stuck")
 }
 // ANCHOR_END: todo
 
 fn main() -> ExitCode {
-    let mechanisms =
-        Mechanisms { drop_capabilities: Some(drop_capabilities), ..Mechanisms::library() };
+    let mechanisms = Mechanisms { harden: Some(harden), ..Mechanisms::library() };
     workshop::exercise::main(Stage::Security, mechanisms)
 }

@@ -34,10 +34,10 @@ pub struct Mechanisms {
     /// lower layers are the first (given bottom first, as an image lists them), with the upper and
     /// work dirs given.
     pub mount_overlay: Option<MountOverlay>,
-    /// 08_security: in the child, right before the rest of the hardening, keep only these
-    /// capabilities: drop every other one from the bounding set, and make these the permitted and
-    /// effective sets (root) or none (another user).
-    pub drop_capabilities: Option<crate::security::DropCapabilities>,
+    /// 08_security: in the child, as root, after the masked paths: keep only these capabilities
+    /// (bounding set first, then the others), set no_new_privs when asked, and install the seccomp
+    /// filter, in an order that works with and without no_new_privs.
+    pub harden: Option<crate::security::Harden>,
 }
 
 /// 07_overlay: (the layers bottom first, the upper dir, the work dir, where to mount).

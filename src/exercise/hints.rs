@@ -87,7 +87,7 @@ struct Diagnosis {
 }
 
 /// The "break it" mistakes of each exercise (and their look-alikes), as the checker sees them.
-const DIAGNOSES: [Diagnosis; 10] = [
+const DIAGNOSES: [Diagnosis; 11] = [
     Diagnosis {
         stage: Stage::Pid,
         seen: &["not the first process of a new PID namespace"],
@@ -156,6 +156,13 @@ const DIAGNOSES: [Diagnosis; 10] = [
         seen: &["CapBnd"],
         says: "the bounding set still holds capabilities outside the kept set: it is a separate \
                set, lowered one capability at a time (PR_CAPBSET_DROP), before the others are set",
+        level: 1,
+    },
+    Diagnosis {
+        stage: Stage::Security,
+        seen: &["seccomp(SECCOMP_SET_MODE_FILTER)", "failed"],
+        says: "the kernel refused the seccomp filter: without no_new_privs only a holder of \
+               CAP_SYS_ADMIN may install one, so install it before the capabilities are dropped",
         level: 1,
     },
 ];

@@ -221,7 +221,7 @@ fn protect_paths(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
 /// [`crate::security::apply_in_child_keeping`]).
 fn drop_privileges(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     let security = i.config.security.as_ref().context("no security settings")?;
-    sys.drop_privileges(security, i.config.mechanisms.drop_capabilities)
+    sys.drop_privileges(security, i.config.mechanisms.harden)
 }
 // ANCHOR_END: stage08
 

@@ -51,7 +51,7 @@ pub trait Syscalls {
     fn drop_privileges(
         &self,
         security: &crate::security::SecurityConfig,
-        exercise: Option<crate::security::DropCapabilities>,
+        exercise: Option<crate::security::Harden>,
     ) -> anyhow::Result<()>;
 }
 
@@ -131,7 +131,7 @@ impl Syscalls for Real {
     fn drop_privileges(
         &self,
         security: &crate::security::SecurityConfig,
-        exercise: Option<crate::security::DropCapabilities>,
+        exercise: Option<crate::security::Harden>,
     ) -> anyhow::Result<()> {
         crate::security::drop_privileges(security, exercise)
     }
@@ -263,7 +263,7 @@ impl Syscalls for Recorder {
     fn drop_privileges(
         &self,
         security: &crate::security::SecurityConfig,
-        _exercise: Option<crate::security::DropCapabilities>,
+        _exercise: Option<crate::security::Harden>,
     ) -> anyhow::Result<()> {
         let seccomp = match &security.seccomp {
             crate::security::Seccomp::Unconfined => "unconfined".to_string(),

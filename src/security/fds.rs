@@ -73,7 +73,12 @@ pub fn check_cwd_inside_root() -> anyhow::Result<()> {
             "the working directory cannot be named ({e}): it may be outside the container's root"
         );
     }
-    let cwd = String::from_utf8_lossy(&buf[..(rc as usize).saturating_sub(1)]).into_owned();
+    judge_cwd(&buf[..(rc as usize).saturating_sub(1)])
+}
+
+/// The verdict on getcwd(2)'s raw answer: a path outside the root does not start with `/`.
+fn judge_cwd(raw: &[u8]) -> anyhow::Result<()> {
+    let cwd = String::from_utf8_lossy(raw).into_owned();
     if !cwd.starts_with('/') {
         bail!(
             "the working directory {cwd:?} is outside the container's root (a leaked descriptor, \
@@ -125,6 +130,13 @@ mod tests {
     }
 
     #[test]
+    fn the_kernels_unreachable_answer_is_refused() {
+        assert!(judge_cwd(b"/home/student").is_ok());
+        let e = judge_cwd(b"(unreachable)/sys/fs/cgroup").unwrap_err().to_string();
+        assert!(e.contains("CVE-2024-21626") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
     fn a_working_directory_outside_the_root_is_caught() {
         // Here (the host's root) the working directory is fine.
         check_cwd_inside_root().unwrap();
@@ -136,16 +148,27 @@ mod tests {
         }
         let dir = std::env::temp_dir().join(format!("workshop-fds-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
         use nix::unistd::{fork, ForkResult};
-        // SAFETY: the child makes only system calls and _exit()s.
+        // SAFETY: the test harness runs other threads; the child makes raw system calls on a
+        // stack buffer and _exit()s. (An anyhow error would capture a backtrace, which takes locks
+        // another thread may have held at fork time: the child would hang.)
         match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
-                let code = if nix::unistd::chroot(&dir).is_err() {
-                    2
-                } else if check_cwd_inside_root().is_ok() {
-                    1
-                } else {
-                    0
+                let mut buf = [0u8; 4096];
+                // SAFETY: c_dir is a valid C string; buf is 4096 bytes long.
+                let code = unsafe {
+                    if libc::chroot(c_dir.as_ptr()) != 0 {
+                        2
+                    } else {
+                        let rc = libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len());
+                        // The kernel names a directory outside the root "(unreachable)/…".
+                        if rc > 0 && buf[0] != b'/' {
+                            0
+                        } else {
+                            1
+                        }
+                    }
                 };
                 unsafe { libc::_exit(code) }
             }

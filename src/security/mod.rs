@@ -239,38 +239,33 @@ pub fn apply_in_child_keeping(cfg: &SecurityConfig, keep_fds: &[RawFd]) -> anyho
     drop_privileges_keeping(cfg, keep_fds, None)
 }
 
-/// The student's version of the capability step (exercise 08): keep only the set given, for a
-/// root user (true) or another one.
-pub type DropCapabilities = fn(&CapabilitySet, bool) -> anyhow::Result<()>;
+/// The student's version of the last step (exercise 08): keep only the capabilities given (for
+/// root), set no_new_privs when asked, and install the compiled seccomp filter, in an order that
+/// works with and without no_new_privs.
+pub type Harden = fn(&CapabilitySet, Option<&Compiled>, bool) -> anyhow::Result<()>;
 
 /// Steps 2 to 8 of [`apply_in_child_keeping`]: what stage 08 does after its mounts (which go
 /// through [`crate::runtime::syscalls::Syscalls`] as a step of their own).
-pub fn drop_privileges(
-    cfg: &SecurityConfig,
-    exercise: Option<DropCapabilities>,
-) -> anyhow::Result<()> {
+pub fn drop_privileges(cfg: &SecurityConfig, exercise: Option<Harden>) -> anyhow::Result<()> {
     drop_privileges_keeping(cfg, &[], exercise)
 }
 
 fn drop_privileges_keeping(
     cfg: &SecurityConfig,
     keep_fds: &[RawFd],
-    exercise: Option<DropCapabilities>,
+    exercise: Option<Harden>,
 ) -> anyhow::Result<()> {
     // Compiled before anything changes, so that no failure leaves a half-hardened process.
     let filter = cfg.compiled_seccomp()?;
-    if let (Some(f), false) = (&filter, cfg.no_new_privs) {
-        seccomp::apply(f)?;
-    }
     if let Some(exercise) = exercise {
-        // The student's version does the bounding set and the sets in one go; the ids change
-        // after it, keeping the sets (a root uid's change to another clears them anyway).
-        if cfg.no_new_privs {
-            nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
-        }
-        exercise(&cfg.caps, true)?;
+        // The student's version does capabilities, no_new_privs and seccomp as root; the ids
+        // change after it (a change from uid 0 to another clears the sets, as Docker wants).
+        exercise(&cfg.caps, filter.as_ref(), cfg.no_new_privs)?;
         user::apply(&cfg.user)?;
     } else {
+        if let (Some(f), false) = (&filter, cfg.no_new_privs) {
+            seccomp::apply(f)?;
+        }
         caps::drop_bounding(&cfg.caps)?;
         if cfg.no_new_privs {
             nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
@@ -285,7 +280,7 @@ fn drop_privileges_keeping(
     nix::errno::Errno::result(rc).context("prctl(PR_SET_PDEATHSIG)")?;
     fds::close_all_but(keep_fds)?;
     fds::check_cwd_inside_root()?;
-    if let (Some(f), true) = (&filter, cfg.no_new_privs) {
+    if let (Some(f), true, None) = (&filter, cfg.no_new_privs, exercise) {
         seccomp::apply(f)?;
     }
     Ok(())
