@@ -57,7 +57,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         .unwrap_or_default();
     n.shell(&format!("mkdir {0} && echo $PID > {0}/cgroup.procs", var(&memory_dir)));
     n.note(&format!("This machine: cgroups {}, limits written with {}.", plan.mode, plan.version));
-    for line in wrap(&plan.reason) {
+    for line in workshop::narrate::wrap(&plan.reason) {
         n.note(&line);
     }
     let m = run_measured(&l.config, &["cat", "/proc/self/cgroup"], &[])?;
@@ -487,23 +487,6 @@ fn redacted_line(text: &str, controller: &str) -> String {
         Some(format!("{}:{controllers}:{}", var(id), var(path)))
     })
     .unwrap_or_else(|| "(no such line)".to_string())
-}
-
-/// Splits a long sentence into lines for the narration.
-fn wrap(text: &str) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let last = lines.last_mut().expect("one line at least");
-        if !last.is_empty() && last.len() + word.len() > 88 {
-            lines.push(word.to_string());
-        } else {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    lines
 }
 
 fn main() -> ExitCode {

@@ -276,7 +276,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
             n.expected_failure(&format!("{what}: {errno}"));
         }
         let why = why.strip_prefix(errno).map(|w| w.trim_start_matches(": ")).unwrap_or(why);
-        for line in wrap(why, 88) {
+        for line in workshop::narrate::wrap(why) {
             n.note(&line);
         }
     }
@@ -380,22 +380,6 @@ fn redact_store(option: &str, store: &Path) -> String {
         })
         .collect();
     format!("{key}={}", shown.join(":"))
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let last = lines.last_mut().expect("one line at least");
-        if !last.is_empty() && last.len() + 1 + word.len() > width {
-            lines.push(word.to_string());
-        } else {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    lines
 }
 
 fn main() -> ExitCode {

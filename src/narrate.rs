@@ -223,6 +223,23 @@ impl Narrator {
     }
 }
 
+/// Splits a long sentence into lines of about 88 columns for a narrator's notes.
+pub fn wrap(text: &str) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() && last.len() + word.len() > 88 {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
 /// A line printed even with --quiet. A closed stdout (`| head`) is not an error of the stage.
 fn always(line: String) {
     use std::io::Write;
