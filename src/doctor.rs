@@ -320,7 +320,20 @@ pub fn preflight(stage: Stage, rootless: bool) -> anyhow::Result<()> {
         || controllers(cgroup_mode_at(Path::new("/sys/fs/cgroup"))),
         || has_filesystem("overlay"),
     )
-    .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))
+    .map_err(|why| anyhow::anyhow!("this machine cannot run {stage}: {why}"))?;
+    if stage >= Stage::Security && !has_seccomp() {
+        anyhow::bail!(
+            "this machine cannot run {stage}: its kernel has no seccomp (CONFIG_SECCOMP_FILTER); \
+             use a distribution kernel, which has it"
+        );
+    }
+    Ok(())
+}
+
+/// Whether this kernel filters system calls: prctl(PR_GET_SECCOMP) fails with EINVAL without it.
+pub fn has_seccomp() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer and only reads this thread's mode.
+    unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 }
 }
 
 /// The running kernel's release, as uname(2) gives it: `6.1.0-18-cloud-amd64`.
