@@ -29,7 +29,7 @@ struct Attack {
 
 // ANCHOR: attacks
 /// Each script exits 0 when the attack worked.
-const ATTACKS: [Attack; 7] = [
+const ATTACKS: [Attack; 9] = [
     Attack {
         what: "mount a filesystem",
         script: "mount -t tmpfs none /mnt",
@@ -48,6 +48,12 @@ const ATTACKS: [Attack; 7] = [
         script: "hostname evil",
         flags: &[],
         stopped_by: "seccomp and capabilities: sethostname(2) needs CAP_SYS_ADMIN: EPERM",
+    },
+    Attack {
+        what: "add a key to the kernel's keyrings, which are not per container",
+        script: "attack keyctl",
+        flags: &[],
+        stopped_by: "seccomp: add_key(2) and keyctl(2) are not on Docker's list: EPERM",
     },
     Attack {
         what: "read the host's interrupt counters (/proc/interrupts)",
@@ -72,6 +78,12 @@ const ATTACKS: [Attack; 7] = [
         script: "ls /root",
         flags: &["--user", "1000:1000"],
         stopped_by: "--user 1000:1000: an ordinary user, no capabilities: EACCES",
+    },
+    Attack {
+        what: "become root again through a setuid-root program (as uid 1000)",
+        script: "attack setuid",
+        flags: &["--security-opt", "no-new-privileges"],
+        stopped_by: "no_new_privs: execve ignores the setuid bit, so uid 1000 stays uid 1000",
     },
 ];
 // ANCHOR_END: attacks
@@ -130,7 +142,13 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let all: Vec<&Attack> = ATTACKS.iter().collect();
     let at07 = run_attacks(l, &stage07, &all)?;
     let mut at08 = Vec::new();
-    for flags in [&[][..], &["--read-only", "--tmpfs", "/tmp"], &["--user", "1000:1000"]] {
+    let mut flag_sets: Vec<&[&str]> = Vec::new();
+    for attack in &ATTACKS {
+        if !flag_sets.contains(&attack.flags) {
+            flag_sets.push(attack.flags);
+        }
+    }
+    for flags in flag_sets {
         let these: Vec<&Attack> = ATTACKS.iter().filter(|a| a.flags == flags).collect();
         at08.extend(run_attacks(l, &with_flags(&base, flags)?, &these)?);
     }

@@ -108,7 +108,11 @@ fn populate(dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     fs::write(dir.join("etc/os-release"), "NAME=\"workshop rootfs\"\nID=workshop\n")?;
     fs::write(dir.join("var/www/index.html"), "hello from inside the container\n")?;
     match &plan.source {
-        Source::StaticBusybox(busybox) => install_busybox(dir, busybox)?,
+        Source::StaticBusybox(busybox) => {
+            install_busybox(dir, busybox)?;
+            // The toolbox's applets busybox has no equivalent of (stage 08's `attack`).
+            install_host_tools(dir, plan)?;
+        }
         Source::HostBinaries => install_host_tools(dir, plan)?,
     }
     let missing: Vec<String> = plan

@@ -37,7 +37,7 @@ const fn toolbox(name: &'static str, stage: Stage) -> Tool {
 
 /// Stages 01 and 02 run on the host's own files; from 03 on, these must be in the root filesystem.
 /// `true` and `false` are here because `-- true` is exec'd, not run by a shell.
-pub const TOOLS: [Tool; 32] = [
+pub const TOOLS: [Tool; 33] = [
     host("sh", Stage::Rootfs, "dash"),
     host("ls", Stage::Rootfs, "coreutils"),
     host("cat", Stage::Rootfs, "coreutils"),
@@ -74,6 +74,9 @@ pub const TOOLS: [Tool; 32] = [
     // Stage 08's attack lab: a nested user namespace, to try to regain capabilities.
     host("unshare", Stage::Security, "util-linux"),
     host("mknod", Stage::Security, "coreutils"),
+    // Its attacks no shell tool makes (add_key, a setuid-root copy): busybox has no such applet,
+    // so the toolbox joins a busybox root filesystem too.
+    toolbox("attack", Stage::Security),
 ];
 
 /// The tools a stage uses inside its containers: its own and every earlier stage's.
@@ -131,11 +134,14 @@ impl Plan {
             .iter()
             .map(|t| {
                 let origin = match (&source, t.provider) {
-                    (Source::StaticBusybox(_), _) => {
-                        if busybox_applets.iter().any(|a| a == t.name) {
-                            Origin::BusyboxApplet
-                        } else {
-                            Origin::Missing("a busybox with this applet".into())
+                    (Source::StaticBusybox(_), provider) => {
+                        // A tool busybox lacks comes from the toolbox when the toolbox has it.
+                        match (&toolbox, provider) {
+                            _ if busybox_applets.iter().any(|a| a == t.name) => {
+                                Origin::BusyboxApplet
+                            }
+                            (Ok(tb), Provider::Toolbox) => Origin::Toolbox(tb.clone()),
+                            _ => Origin::Missing("a busybox with this applet".into()),
                         }
                     }
                     (Source::HostBinaries, Provider::Host(package)) => {

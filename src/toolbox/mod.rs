@@ -17,7 +17,9 @@
 //! | [`wget`] | `[-q] [-O FILE] [-T SECS] http://HOST[:PORT]/PATH` | one HTTP/1.0 GET (`-O -`: to stdout) |
 //! | [`ping`] | `[-c COUNT] [-W SECS] [-i SECS] ADDR` | ICMP echo requests to an IPv4 address |
 //! | [`ip`] | `[-o] [-4] link\|addr\|route [show [dev] NAME]` | list links, addresses, routes (only where the host has no iproute2) |
+//! | [`attack`] | `keyctl`, `setuid` | stage 08's attacks that no shell tool makes, in both kinds of root filesystem |
 
+pub mod attack;
 pub mod httpd;
 pub mod ip;
 pub mod nc;
@@ -28,12 +30,13 @@ use std::ffi::OsString;
 use std::path::Path;
 
 /// The applets, with their one-line usage.
-pub const APPLETS: [(&str, &str); 5] = [
+pub const APPLETS: [(&str, &str); 6] = [
     ("httpd", "httpd [-f] [-p [IP:]PORT] [-h DIR]"),
     ("nc", "nc [-w SECS] HOST PORT  |  nc -l [-w SECS] -p PORT"),
     ("wget", "wget [-q] [-O FILE] [-T SECS] http://HOST[:PORT]/PATH"),
     ("ping", "ping [-c COUNT] [-W SECS] [-i SECS] ADDR"),
     ("ip", "ip [-o] [-4] link|addr|route [show [dev] NAME]"),
+    ("attack", "attack keyctl|setuid"),
 ];
 
 /// Names the multi-call binary answers to as itself rather than as an applet.
@@ -71,6 +74,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         "wget" => wget::main(&rest),
         "ping" => ping::main(&rest),
         "ip" => ip::main(&rest),
+        "attack" => attack::main(&rest),
         other => Err(Failure::Usage(format!("toolbox has no applet {other:?}"))),
     };
     match result {
