@@ -211,6 +211,24 @@ fn foreign_temp(name: &str) -> bool {
     cc || name.starts_with("rustc") || name.starts_with(".tmp")
 }
 
+/// Every path under `dir` (itself included, when it exists), for comparing before and after.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(p: &Path, out: &mut Vec<String>) {
+        out.push(p.display().to_string());
+        if let Ok(entries) = std::fs::read_dir(p) {
+            for e in entries.flatten() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.exists() {
+        walk(dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
 /// The image store's own parts, made once by the first run that needs them and kept: the root
 /// filesystem, and stage 07's layers, images, container dirs (compared one by one), lock and tmp.
 const STORE_PARTS: [&str; 6] = ["rootfs", "layers", "images", "containers", "lock", "tmp"];
@@ -231,6 +249,9 @@ pub struct HostState {
     pub cgroups: Vec<String>,
     /// Stage 07's container dirs in the image store (see [`container_dirs`]).
     pub containers: Vec<String>,
+    /// Everything in the state directory (records, the address table, their locks and
+    /// directories): with no run alive it holds nothing, and is not there at all.
+    pub state_files: Vec<String>,
 }
 
 impl HostState {
@@ -264,6 +285,7 @@ impl HostState {
             leases: std::fs::read_to_string(state.join("network/leases.json")).unwrap_or_default(),
             cgroups: workshop_cgroups(),
             containers: container_dirs(),
+            state_files: files_under(&state),
         }
     }
 
@@ -302,6 +324,11 @@ impl HostState {
             self.records.iter().filter(|r| !before.records.contains(r)).collect();
         if !new_records.is_empty() {
             d.push(format!("records of runs left in the state directory: {new_records:?}"));
+        }
+        let new_state: Vec<&String> =
+            self.state_files.iter().filter(|f| !before.state_files.contains(f)).collect();
+        if !new_state.is_empty() {
+            d.push(format!("new entries in the state directory: {new_state:?}"));
         }
         let new_containers: Vec<&String> =
             self.containers.iter().filter(|c| !before.containers.contains(c)).collect();

@@ -74,47 +74,57 @@ pub fn lease(pool: &Subnet, prefix_len: u8) -> anyhow::Result<(Owned, Subnet)> {
     }
     super::check_subnet_free(pool)?;
     let dir = dir();
-    state_dir::ensure_dir(&dir)?;
-    let _lock = Lock::exclusive(&dir.join("lock"))?;
+    let lock = Lock::exclusive_removable(&dir.join("lock"))?;
     let path = dir.join("leases.json");
     let mut table = load(&path);
     table.leases.retain(Lease::owner_alive);
-    let mut taken: Vec<Subnet> = table.leases.iter().filter_map(|l| l.block.parse().ok()).collect();
-    // A block whose address is still on a workshop link stays taken after its lease is gone: the
-    // kernel removes an ended container's veth pair a moment after the container.
-    taken.extend(
-        super::workshop_addresses()?.into_iter().map(|a| Subnet { base: a, prefix_len: 32 }),
-    );
-    let block = first_free(pool, prefix_len, &taken).ok_or_else(|| {
-        anyhow::anyhow!(
-            "every /{prefix_len} block of the workshop subnet {pool} is in use by a running container; stop one, or give a wider subnet with --subnet"
-        )
-    })?;
-    let me = nix::unistd::getpid();
-    let start_time = process_start_time(me).context("read this process's start time")?;
-    let owned = Owned::adopt(Resource::Lease { block: block.to_string() })?;
-    table.leases.push(Lease { block: block.to_string(), pid: me.as_raw(), start_time });
-    state_dir::write_atomic(&path, &serde_json::to_vec_pretty(&table)?)?;
-    Ok((owned, block))
+    let leased = (|| {
+        let mut taken: Vec<Subnet> =
+            table.leases.iter().filter_map(|l| l.block.parse().ok()).collect();
+        // A block whose address is still on a workshop link stays taken after its lease is gone:
+        // the kernel removes an ended container's veth pair a moment after the container.
+        taken.extend(
+            super::workshop_addresses()?.into_iter().map(|a| Subnet { base: a, prefix_len: 32 }),
+        );
+        let block = first_free(pool, prefix_len, &taken).ok_or_else(|| {
+            anyhow::anyhow!(
+                "every /{prefix_len} block of the workshop subnet {pool} is in use by a running container; stop one, or give a wider subnet with --subnet"
+            )
+        })?;
+        let me = nix::unistd::getpid();
+        let start_time = process_start_time(me).context("read this process's start time")?;
+        let owned = Owned::adopt(Resource::Lease { block: block.to_string() })?;
+        table.leases.push(Lease { block: block.to_string(), pid: me.as_raw(), start_time });
+        Ok((owned, block))
+    })();
+    // Saved either way: a failed lease may still have struck off dead owners' leases.
+    save(&dir, &table, lock)?;
+    leased
+}
+
+/// Writes the table, under its lock. An empty one is not kept, nor its lock file and directory:
+/// with nothing leased the state directory is as it was before the first container.
+fn save(dir: &std::path::Path, table: &Table, lock: Lock) -> anyhow::Result<()> {
+    let path = dir.join("leases.json");
+    if table.leases.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        lock.remove(&dir.join("lock"));
+        Ok(())
+    } else {
+        state_dir::write_atomic(&path, &serde_json::to_vec_pretty(table)?)
+    }
 }
 
 /// Gives a block back (the undo of a [`Resource::Lease`]).
 pub fn release(block: &str) -> anyhow::Result<()> {
     let dir = dir();
-    let path = dir.join("leases.json");
-    if !path.exists() {
+    if !dir.exists() {
         return Ok(());
     }
-    let _lock = Lock::exclusive(&dir.join("lock"))?;
-    let mut table = load(&path);
+    let lock = Lock::exclusive_removable(&dir.join("lock"))?;
+    let mut table = load(&dir.join("leases.json"));
     table.leases.retain(|l| l.block != block);
-    if table.leases.is_empty() {
-        // Leave the host as found: no table when nothing is leased.
-        let _ = std::fs::remove_file(&path);
-        Ok(())
-    } else {
-        state_dir::write_atomic(&path, &serde_json::to_vec_pretty(&table)?)
-    }
+    save(&dir, &table, lock)
 }
 
 #[cfg(test)]

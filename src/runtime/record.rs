@@ -99,6 +99,8 @@ struct RunFile {
 
 /// This process's record: created on the first resource, removed when the last one is undone.
 struct Record {
+    /// The state directory it is in: removed too when this record was the last thing there.
+    state: PathBuf,
     json: PathBuf,
     lock_path: PathBuf,
     _lock: Lock,
@@ -111,21 +113,15 @@ impl Record {
         let id = format!("{}-{}", std::process::id(), crate::uts::container_id());
         let lock_path = runs.join(format!("{id}.lock"));
         // The lock first, the record second: a reaper only looks at records, and by the time
-        // one exists its lock is held. Another run may remove an empty runs/ in between (see
-        // `remove_files`): then make it again.
-        let mut tries = 0;
-        let lock = loop {
-            state_dir::ensure_dir(&runs)?;
-            match Lock::exclusive(&lock_path) {
-                Err(_) if tries < 3 && !runs.exists() => tries += 1,
-                other => break other?,
-            }
-        };
+        // one exists its lock is held. Another run may remove an empty runs/ meanwhile (see
+        // `remove_files`): the lock then makes it again.
+        let lock = Lock::exclusive_removable(&lock_path)?;
         let program = std::env::args()
             .next()
             .and_then(|a| Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "workshop".into());
         Ok(Record {
+            state: dir.to_path_buf(),
             json: runs.join(format!("{id}.json")),
             lock_path,
             _lock: lock,
@@ -144,10 +140,7 @@ impl Record {
         let _ = std::fs::remove_file(&self.json);
         let _ = std::fs::remove_file(&self.lock_path);
         if let Some(runs) = self.lock_path.parent() {
-            let _ = std::fs::remove_dir(runs);
-            if let Some(state) = runs.parent() {
-                let _ = std::fs::remove_dir(state);
-            }
+            state_dir::remove_empty(runs, &self.state);
         }
     }
 }
@@ -482,6 +475,10 @@ fn reap_in(dir: &Path) -> Vec<(Leftover, Vec<String>)> {
         }
         drop(lock);
         done.push((leftover, failures));
+    }
+    if !done.is_empty() {
+        // The dead runs' records were the last things there: leave no empty runs/ behind.
+        state_dir::remove_empty(&dir.join("runs"), dir);
     }
     done
 }

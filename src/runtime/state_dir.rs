@@ -103,8 +103,59 @@ impl Lock {
         Err(e).with_context(|| format!("lock {}", path.display()))
     }
 
+    /// The lock on a file that its last user removes, with the directories it is in (a run's
+    /// lock, the address table's): waits for it, making the directory again when another process
+    /// removed it meanwhile, and locking again when the file it got was unlinked while it waited,
+    /// since a lock on an unlinked file protects nothing.
+    pub fn exclusive_removable(path: &Path) -> anyhow::Result<Lock> {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            ensure_dir(dir)?;
+            match Lock::exclusive(path) {
+                Ok(lock) if lock.is_at(path) => return Ok(lock),
+                Ok(_) if tries < 100 => {}
+                Err(_) if tries < 100 && !dir.exists() => {}
+                Ok(_) => anyhow::bail!("lock {}: it keeps being removed", path.display()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the locked file is still the one at `path` (not unlinked or replaced).
+    fn is_at(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), fs::metadata(path)) {
+            (Ok(held), Ok(there)) => held.dev() == there.dev() && held.ino() == there.ino(),
+            _ => false,
+        }
+    }
+
+    /// Removes the lock file while still holding it, then its directory and the state directory
+    /// when they are left empty: the last user of a [`Lock::exclusive_removable`] leaves nothing.
+    pub fn remove(self, path: &Path) {
+        let _ = fs::remove_file(path);
+        drop(self);
+        if let Some(dir) = path.parent() {
+            remove_empty(dir, &state_dir());
+        }
+    }
+
     pub fn file(&self) -> &File {
         &self.file
+    }
+}
+
+/// Removes `dir` when it is empty, then each parent up to `top` (included) while empty: the host
+/// as it was once nothing in the state directory is in use.
+pub fn remove_empty(dir: &Path, top: &Path) {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if !d.starts_with(top) || fs::remove_dir(d).is_err() {
+            break;
+        }
+        at = d.parent();
     }
 }
 
@@ -134,6 +185,27 @@ pub(crate) mod tests {
         drop(held);
         assert!(Lock::try_exclusive(&path).unwrap().is_some());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_removed_lock_file_is_locked_again_and_its_empty_dirs_go() {
+        let top = tempdir("removable");
+        let path = top.join("network/lock");
+        let held = Lock::exclusive_removable(&path).unwrap();
+        // Another user opened the file before the holder removed it: what it then locks is an
+        // unlinked file, which `exclusive_removable` does not take for the lock.
+        let stale = Lock::open(&path).unwrap();
+        let _ = fs::remove_file(&path);
+        drop(held);
+        assert!(!Lock { file: stale }.is_at(&path));
+        let again = Lock::exclusive_removable(&path).unwrap();
+        assert!(again.is_at(&path), "the directory and file were made again");
+        let _ = fs::remove_file(&path);
+        drop(again);
+        remove_empty(&top.join("network"), &top);
+        assert!(!top.exists(), "empty dirs up to the top are removed");
+        // Nothing above the top is touched.
+        assert!(std::env::temp_dir().exists());
     }
 
     pub(crate) fn tempdir(what: &str) -> PathBuf {
