@@ -58,15 +58,10 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let ran = container::run_captured(&bare, &["ip", "-o", "link"])?;
     let inside = Links::parse(&ran.output);
     let n = &mut l.narrator;
-    n.views_header();
-    n.views("links up", var(host_links_up(&host_before)), inside.up.join(" "));
-    n.views(
-        "fallback tunnels, down",
-        var(fallback_tunnels_on_host()),
-        var(inside.tunnels_or_none()),
-    );
-    n.claim(
-        inside.only_lo_up(),
+    show_loopback_only(
+        n,
+        host_links_up(&host_before),
+        &inside,
         "a new network namespace has only lo up, and no link of the host's",
     );
     n.note("Kernels with the ipip, sit or gre drivers loaded (WSL2's, among others) also put each");
@@ -275,15 +270,10 @@ fn rootless_demo(l: &mut Lesson) -> anyhow::Result<()> {
     let ran = l.run(&["ip", "-o", "link"])?;
     let inside = Links::parse(&ran.output);
     let n = &mut l.narrator;
-    n.views_header();
-    n.views("links up", var("the host's"), inside.up.join(" "));
-    n.views(
-        "fallback tunnels, down",
-        var(fallback_tunnels_on_host()),
-        var(inside.tunnels_or_none()),
-    );
-    n.claim(
-        inside.only_lo_up(),
+    show_loopback_only(
+        n,
+        "the host's",
+        &inside,
         "the container's network namespace has only lo up, and no link of the host's",
     );
     n.note(
@@ -294,6 +284,24 @@ fn rootless_demo(l: &mut Lesson) -> anyhow::Result<()> {
     );
     n.note("(as root) to see the veth pair, the bridge and the rate limit.");
     Ok(())
+}
+
+/// A new network namespace's links beside the host's: only lo up (and, on kernels that make
+/// them, the drivers' fallback tunnels, down).
+fn show_loopback_only(
+    n: &mut workshop::narrate::Narrator,
+    host_links: impl std::fmt::Display,
+    inside: &Links,
+    claim: &str,
+) {
+    n.views_header();
+    n.views("links up", var(host_links), inside.up.join(" "));
+    n.views(
+        "fallback tunnels, down",
+        var(fallback_tunnels_on_host()),
+        var(inside.tunnels_or_none()),
+    );
+    n.claim(inside.only_lo_up(), claim);
 }
 
 /// A container that keeps running (a server) until dropped.

@@ -139,9 +139,9 @@ fn idmap_unavailable(store: &Path, user: &UserNamespace) -> Option<String> {
 }
 
 // ANCHOR: mount_in_child
-/// In the child, with its mounts private: the idmapped layers over the originals (in a user
-/// namespace), then the overlay on `merged`. The host's mount table never sees either.
-pub fn mount_in_child(
+/// In the child: each layer (and the container's own dir) attached idmapped over itself, in the
+/// container's mount namespace only. Nothing to do without a user namespace.
+pub fn attach_idmapped_layers(
     root: &OverlayRoot,
     sys: &dyn crate::runtime::syscalls::Syscalls,
 ) -> anyhow::Result<()> {
@@ -150,6 +150,16 @@ pub fn mount_in_child(
         sys.move_mount(tree.as_fd(), dir)
             .with_context(|| format!("attach the idmapped {}", dir.display()))?;
     }
+    Ok(())
+}
+
+/// In the child, with its mounts private: the idmapped layers over the originals (in a user
+/// namespace), then the overlay on `merged`. The host's mount table never sees either.
+pub fn mount_in_child(
+    root: &OverlayRoot,
+    sys: &dyn crate::runtime::syscalls::Syscalls,
+) -> anyhow::Result<()> {
+    attach_idmapped_layers(root, sys)?;
     let data = root.options().option_string()?;
     sys.mount(
         Some(Path::new("overlay")),

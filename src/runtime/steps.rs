@@ -194,10 +194,7 @@ fn mount_overlay(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     let root = i.overlay.context("no overlay root")?;
     match i.config.mechanisms.mount_overlay {
         Some(exercise) => {
-            for (dir, tree) in &root.trees {
-                use std::os::fd::AsFd;
-                sys.move_mount(tree.as_fd(), dir)?;
-            }
+            crate::overlay::root::attach_idmapped_layers(root, sys)?;
             let l = &root.layer;
             exercise(&root.lower_bottom_first, &l.upper, &l.work, &root.merged)
         }
