@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use workshop::container::Config;
 use workshop::lesson::{self, Lesson};
 use workshop::narrate::var;
-use workshop::security::{self, ProcessCaps, SecurityArgs};
+use workshop::security::{self, apparmor, ProcessCaps, SecurityArgs};
 use workshop::Stage;
 
 /// Stage 08: capabilities, seccomp, masked paths, no_new_privs, a read-only root and an ordinary
@@ -262,19 +262,81 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         "only 0, 1 and 2 (and ls's own 3) reach the command; the runtime is not in the container",
     );
 
-    n.step("AppArmor and SELinux");
-    let active = security_modules();
-    n.shell("cat /sys/kernel/security/lsm; ls /sys/kernel/security/apparmor /sys/fs/selinux");
+    n.step("AppArmor: rules that no capability overrides");
+    let lsms = security_modules();
+    n.shell("cat /sys/kernel/security/lsm");
     n.result(&format!(
         "AppArmor or SELinux active here: {}",
-        var(if active.is_empty() { "neither".to_string() } else { active.join(", ") })
+        var(if lsms.is_empty() { "neither".to_string() } else { lsms.join(", ") })
     ));
-    n.note("Where one is active, Docker adds a profile (AppArmor's docker-default) or a label");
-    n.note(
-        "(SELinux's container_t): rules about files and operations, by path or label, that even",
+    // The same attack twice with CAP_SYS_ADMIN given back: Docker's seccomp profile then allows
+    // mount(2) too, so only an AppArmor profile is left to refuse it.
+    let host = apparmor::Host::detect();
+    let script = "cat /proc/self/attr/current 2>/dev/null || echo none; mount -t tmpfs none /mnt 2>&1; echo \"@$?\"";
+    let mut runs = Vec::new();
+    for extra in [&["--security-opt", "apparmor=unconfined"][..], &[]] {
+        let flags = [&["--cap-add", "SYS_ADMIN"][..], extra].concat();
+        runs.push(l.run_with(&with_flags(&base, &flags)?, &["sh", "-c", script])?.output);
+    }
+    let parse = |out: &str| {
+        let profile = out.lines().next().unwrap_or("none").trim_end_matches('\0').to_string();
+        let worked = out.lines().any(|line| line == "@0");
+        let said = out.lines().nth(1).filter(|l| !l.starts_with('@')).unwrap_or("").to_string();
+        (profile, worked, said)
+    };
+    let (free, confined) = (parse(&runs[0]), parse(&runs[1]));
+    let denial = confined
+        .0
+        .strip_suffix(" (enforce)")
+        .and_then(|profile| apparmor::denials(profile).into_iter().next());
+    let n = &mut l.narrator;
+    n.shell_inside(
+        "cat /proc/self/attr/current; mount -t tmpfs none /mnt   (08 with --cap-add SYS_ADMIN)",
     );
-    n.note("a root with every capability cannot break. This stage loads no profile of its own: it");
-    n.note("names what the host has, and the chapter shows what they add.");
+    n.result(&format!("{:<36}{:<24}{}", "", "profile", "mount"));
+    for (label, run) in
+        [("--security-opt apparmor=unconfined", &free), ("no option (the default)", &confined)]
+    {
+        let outcome = if run.1 { "worked".to_string() } else { format!("failed: {}", run.2) };
+        n.result(&format!("{label:<36}{:<24}{}", var(&run.0), var(outcome)));
+    }
+    n.result(&format!(
+        "the kernel's log: {}",
+        var(denial.as_deref().unwrap_or(if confined.1 {
+            "no denial (no profile confined the container)"
+        } else {
+            "not there this time (printk rate-limits audit lines; auditd keeps them all)"
+        }))
+    ));
+    n.note(
+        "With SYS_ADMIN given back, Docker's seccomp profile allows mount(2) too: the capability",
+    );
+    n.note(
+        "and the filter both say yes. Where AppArmor is active, the container runs under a profile",
+    );
+    n.note(
+        "(src/security/workshop-default.apparmor, modelled on Docker's docker-default), loaded for",
+    );
+    n.note("it under its own name and removed with it; its `audit deny mount,` still says no (EACCES).");
+    n.note(
+        "SELinux hosts (Fedora, RHEL) label the container container_t instead; the workshop has no",
+    );
+    n.note("SELinux policy of its own, so it does not label. Here:");
+    n.note(&var(if host.can_load() {
+        "AppArmor is active: the default run was confined, and refused".to_string()
+    } else {
+        format!("{}, so no profile was applied", host.describe())
+    }));
+    n.claim(
+        free.1,
+        "with CAP_SYS_ADMIN given back and no profile, the mount works: capability and filter allow it",
+    );
+    let profiled = confined.0.starts_with("ws-") && confined.0.ends_with("(enforce)");
+    let refused = profiled && !confined.1;
+    n.claim(
+        if host.can_load() { refused } else { !profiled && confined.1 },
+        "the default run has a profile of its own, which refuses the mount, exactly where AppArmor is active",
+    );
     Ok(())
 }
 // ANCHOR_END: demo

@@ -258,6 +258,14 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         ),
         None => None,
     };
+    // 08, where AppArmor is active: the container's own profile, loaded before clone(2) so that
+    // the child can ask for it.
+    if let Some(crate::security::apparmor::AppArmor::WorkshopDefault) =
+        config.security.as_ref().map(|s| &s.apparmor)
+    {
+        crate::security::apparmor::load(&container_name(&tag), &mut made)
+            .context("load the container's AppArmor profile")?;
+    }
     let inside = Inside { config, tree: idmapped.as_ref(), overlay: overlay.as_ref(), tag: &tag };
     let child = Box::new(|| {
         crate::runtime::record::close_in_child();
@@ -631,15 +639,15 @@ pub fn setup_inside(config: &Config) -> anyhow::Result<()> {
 /// execve(2) the command, searching the container's PATH. Returns only on failure, with the exit
 /// code a shell would use (127: not found, 126: found but cannot run) and one clear line.
 fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
+    exec_with(config.rootfs.is_some(), argv, env)
+}
+
+fn exec_with(in_root: bool, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
     let name = argv[0].to_string_lossy().into_owned();
     if name.is_empty() {
         return (127, "the command name is empty; give a program to run after --".into());
     }
-    let where_ = if config.rootfs.is_some() {
-        "inside the container's root filesystem"
-    } else {
-        "on this machine"
-    };
+    let where_ = if in_root { "inside the container's root filesystem" } else { "on this machine" };
     let path = if name.contains('/') {
         Some(PathBuf::from(&name))
     } else {

@@ -123,6 +123,8 @@ pub struct Report {
     pub userns: UserNs,
     pub overlay: bool,
     pub veth: bool,
+    /// AppArmor, which stage 08 uses where it is active (optional: most hosts without it are fine).
+    pub apparmor: crate::security::apparmor::Host,
     pub busybox: Option<std::path::PathBuf>,
     /// Where each tool of the default root filesystem would come from, or why there is no plan.
     pub rootfs_plan: Result<crate::image::Plan, String>,
@@ -144,6 +146,7 @@ impl Report {
             userns: unprivileged_userns(),
             overlay: has_filesystem("overlay"),
             veth: has_veth(),
+            apparmor: crate::security::apparmor::Host::detect(),
             busybox: crate::image::find_static_busybox(),
             rootfs_plan: crate::image::plan().map_err(|e| e.to_string()),
             root_propagation: crate::mounts::root_propagation(),
@@ -198,6 +201,16 @@ impl Report {
         }
         println!("  {} overlayfs", ok(self.overlay));
         println!("  {} veth network driver", ok(self.veth));
+        // Optional: without AppArmor, stage 08 says so and relies on its other mechanisms.
+        use crate::security::apparmor::Host;
+        let mark = match &self.apparmor {
+            Host::Absent => "·".dimmed(),
+            other => ok(other.can_load()),
+        };
+        println!(
+            "  {mark} {} (stage 08 confines its containers where it can)",
+            self.apparmor.describe()
+        );
         self.print_rootfs(ok);
         println!("  {} / has {} mount propagation", ok(true), self.root_propagation);
         if self.leftovers.is_empty() {

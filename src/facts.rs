@@ -252,6 +252,8 @@ pub struct HostState {
     /// Everything in the state directory (records, the address table, their locks and
     /// directories): with no run alive it holds nothing, and is not there at all.
     pub state_files: Vec<String>,
+    /// The workshop's AppArmor profiles in the kernel (ws-…), on hosts with AppArmor.
+    pub apparmor_profiles: Vec<String>,
 }
 
 impl HostState {
@@ -286,6 +288,10 @@ impl HostState {
             cgroups: workshop_cgroups(),
             containers: container_dirs(),
             state_files: files_under(&state),
+            apparmor_profiles: crate::security::apparmor::loaded_profiles()
+                .into_iter()
+                .filter(|p| p.starts_with("ws-"))
+                .collect(),
         }
     }
 
@@ -339,6 +345,14 @@ impl HostState {
             self.cgroups.iter().filter(|c| !before.cgroups.contains(c)).collect();
         if !new_cgroups.is_empty() {
             d.push(format!("new workshop cgroups: {new_cgroups:?}"));
+        }
+        let new_profiles: Vec<&String> = self
+            .apparmor_profiles
+            .iter()
+            .filter(|p| !before.apparmor_profiles.contains(p))
+            .collect();
+        if !new_profiles.is_empty() {
+            d.push(format!("AppArmor profiles left in the kernel: {new_profiles:?}"));
         }
         if self.leases != before.leases {
             d.push(format!(

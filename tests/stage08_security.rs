@@ -116,6 +116,50 @@ fn a_user_runs_with_its_ids_and_no_capabilities() {
     });
 }
 
+/// With CAP_SYS_ADMIN given back, the capability and Docker's seccomp profile both allow mount(2):
+/// where the host has AppArmor, the container runs under a profile of its own (read from the host
+/// in /proc/PID/attr), which refuses it, and the profile leaves the kernel with the container
+/// (`leaves_host_as_found` compares the loaded ws-… profiles). Without AppArmor, asking for a
+/// profile is one clear line.
+#[test]
+fn apparmor_refuses_a_mount_that_capabilities_allow_where_the_host_has_it() {
+    let Some(_s) = common::root_and_serial() else { return };
+    use workshop::security::apparmor::{self, Host};
+    let mount = "mount -t tmpfs none /mnt";
+    let sys_admin = ["--cap-add", "SYS_ADMIN"];
+    common::leaves_host_as_found(|| {
+        let free = facts::run(
+            bin(),
+            &[&sys_admin[..], &["--security-opt", "apparmor=unconfined", "--", "sh", "-c", mount]]
+                .concat(),
+        );
+        assert_eq!(free.status, 0, "the mount must work unconfined: {}", free.stderr);
+        if Host::detect().can_load() {
+            let live = Live::start(bin(), &sys_admin).unwrap();
+            let profile = apparmor::current(live.container_pid as i32).unwrap_or_default();
+            let name = profile.strip_suffix(" (enforce)").unwrap_or_else(|| panic!("{profile:?}"));
+            assert!(name.starts_with("ws-"), "{profile:?}");
+            assert!(apparmor::is_loaded(name), "{name} is not in the kernel's list");
+            drop(live);
+            assert!(!apparmor::is_loaded(name), "the profile {name} outlived its container");
+            let confined =
+                facts::run(bin(), &[&sys_admin[..], &["--", "sh", "-c", mount]].concat());
+            assert_ne!(confined.status, 0, "AppArmor let the mount through: {}", confined.stdout);
+            let said = format!("{}{}", confined.stdout, confined.stderr).to_lowercase();
+            assert!(said.contains("permission denied"), "{said}");
+            let unknown = facts::run(
+                bin(),
+                &["--security-opt", "apparmor=no-such-profile-here", "--", "true"],
+            );
+            common::assert_one_clear_line(&unknown, 125, &["no-such-profile-here"]);
+        } else {
+            let out =
+                facts::run(bin(), &["--security-opt", "apparmor=workshop-default", "--", "true"]);
+            common::assert_one_clear_line(&out, 125, &["apparmor=workshop-default", "AppArmor"]);
+        }
+    });
+}
+
 #[test]
 fn bad_flags_are_one_clear_line_and_leave_nothing() {
     let Some(_s) = common::root_and_serial() else { return };

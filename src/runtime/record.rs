@@ -35,6 +35,9 @@ pub enum Resource {
     /// merged dirs. The overlay itself is mounted only in the container's mount namespace and goes
     /// with it.
     ContainerLayer { dir: PathBuf },
+    /// A container's AppArmor profile (stage 08, on hosts with AppArmor), loaded into the kernel
+    /// under the container's name.
+    AppArmorProfile { name: String },
 }
 
 impl Resource {
@@ -50,6 +53,7 @@ impl Resource {
             Resource::Cgroup { cgroup } => cgroup.remove(),
             Resource::ContainerLayer { dir } => crate::overlay::container_layer::remove_tree(dir)
                 .with_context(|| format!("remove {}", dir.display())),
+            Resource::AppArmorProfile { name } => crate::security::apparmor::unload(name),
             Resource::Process { pid, start_time } => {
                 let pid = nix::unistd::Pid::from_raw(*pid);
                 if process_start_time(pid) == Some(*start_time) {
@@ -75,6 +79,7 @@ impl Resource {
                 None => "an empty cgroup".into(),
             },
             Resource::ContainerLayer { dir } => format!("the container layer {}", dir.display()),
+            Resource::AppArmorProfile { name } => format!("the AppArmor profile {name}"),
         }
     }
 }
@@ -185,6 +190,7 @@ impl Resource {
             Resource::Process { .. } => "process",
             Resource::Cgroup { .. } => "cgroup",
             Resource::ContainerLayer { .. } => "container-layer",
+            Resource::AppArmorProfile { .. } => "apparmor-profile",
         }
     }
 }

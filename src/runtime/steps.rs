@@ -215,9 +215,22 @@ fn protect_paths(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
 /// Last, right before execve: once the capabilities are gone nothing else could be set up. With
 /// no_new_privs the seccomp filter goes in at the very end; without it, installing a filter needs
 /// CAP_SYS_ADMIN, so it goes in first, before the capabilities are dropped (see
-/// [`crate::security::apply_in_child_keeping`]).
+/// [`crate::security::apply_in_child_keeping`]). The AppArmor profile (on hosts that have it) is
+/// asked for first: it takes effect at execve, and asking is a write to /proc that the seccomp
+/// filter and a non-root user must not be in the way of.
 fn drop_privileges(i: &Inside, sys: &dyn Syscalls) -> anyhow::Result<()> {
     let security = i.config.security.as_ref().context("no security settings")?;
+    use crate::security::apparmor::AppArmor;
+    let profile = match (&security.apparmor, i.tag) {
+        // The demo's throwaway children have no tag, and no profile was loaded for them.
+        (AppArmor::WorkshopDefault, None) => None,
+        (apparmor, tag) => {
+            apparmor.profile_name(&crate::container::container_name(tag.unwrap_or_default()))
+        }
+    };
+    if let Some(profile) = profile {
+        sys.apparmor_exec(&profile)?;
+    }
     sys.drop_privileges(security, i.config.mechanisms.harden)
 }
 // ANCHOR_END: stage08
@@ -447,6 +460,17 @@ mod tests {
             "drop privileges: 14 capabilities, no_new_privs false, uid 0, seccomp Docker's default profile",
             "{c:#?}"
         );
+    }
+
+    #[test]
+    fn stage_08_asks_for_its_apparmor_profile_right_before_dropping_privileges() {
+        let mut c = config(Stage::Security);
+        c.security.as_mut().unwrap().apparmor =
+            crate::security::apparmor::AppArmor::WorkshopDefault;
+        let c = calls(&c, true);
+        let n = c.len();
+        assert_eq!(c[n - 2], "write(/proc/self/attr/apparmor/exec, \"exec ws-abc123\")", "{c:#?}");
+        assert!(c[n - 1].starts_with("drop privileges"), "{c:#?}");
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub trait Syscalls {
         container_end: &str,
     ) -> anyhow::Result<()>;
     fn loopback_only(&self) -> anyhow::Result<()>;
+    /// Stage 08 on AppArmor hosts: the next execve runs under this profile (a write to
+    /// /proc/self/attr/apparmor/exec).
+    fn apparmor_exec(&self, profile: &str) -> anyhow::Result<()>;
     /// Stage 08's last step: capabilities, no_new_privs, user, descriptors, seccomp (see
     /// [`crate::security::drop_privileges`]); recorded as one call.
     fn drop_privileges(
@@ -134,6 +137,9 @@ impl Syscalls for Real {
         exercise: Option<crate::security::Harden>,
     ) -> anyhow::Result<()> {
         crate::security::drop_privileges(security, exercise)
+    }
+    fn apparmor_exec(&self, profile: &str) -> anyhow::Result<()> {
+        crate::security::apparmor::exec_under(profile)
     }
 }
 
@@ -258,6 +264,10 @@ impl Syscalls for Recorder {
     }
     fn loopback_only(&self) -> anyhow::Result<()> {
         self.log("netlink: lo up".into());
+        Ok(())
+    }
+    fn apparmor_exec(&self, profile: &str) -> anyhow::Result<()> {
+        self.log(format!("write(/proc/self/attr/apparmor/exec, \"exec {profile}\")"));
         Ok(())
     }
     fn drop_privileges(

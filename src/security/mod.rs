@@ -10,12 +10,14 @@
 //!   privileges again (`--security-opt no-new-privileges`);
 //! - [`paths`]: masked and read-only paths of /proc and /sys, `--read-only`, `--tmpfs`;
 //! - [`user`]: `--user`, an ordinary user instead of root;
-//! - [`fds`]: no descriptor of the runtime's leaks into the container (CVE-2024-21626).
+//! - [`fds`]: no descriptor of the runtime's leaks into the container (CVE-2024-21626);
+//! - [`apparmor`]: on hosts where AppArmor is active, a profile of rules no capability overrides.
 //!
 //! [`SecurityArgs`] are the flags, [`SecurityArgs::resolve`] turns them into a
 //! [`SecurityConfig`], and [`apply_in_child`] applies it in the container, in the one order that
 //! works (see there). `--privileged` turns all of it off, for contrast.
 
+pub mod apparmor;
 pub mod caps;
 pub mod fds;
 pub mod paths;
@@ -58,7 +60,8 @@ pub struct SecurityArgs {
     pub tmpfs: Vec<Tmpfs>,
 
     /// no-new-privileges (setuid programs cannot raise privileges), seccomp=unconfined (no
-    /// system call filter), or seccomp=FILE (a profile in Docker's JSON format). May be repeated.
+    /// system call filter), seccomp=FILE (a profile in Docker's JSON format), or
+    /// apparmor=unconfined|workshop-default|PROFILE (where AppArmor is active). May be repeated.
     #[arg(long, value_name = "OPT", value_parser = parse_security_opt)]
     pub security_opt: Vec<SecurityOpt>,
 
@@ -79,10 +82,11 @@ pub enum SecurityOpt {
     NoNewPrivileges(bool),
     SeccompUnconfined,
     SeccompProfile(PathBuf),
+    AppArmor(String),
 }
 
 /// Parses `--security-opt` as Docker does: `no-new-privileges[=true|false]`, `seccomp=unconfined`,
-/// `seccomp=FILE` (Docker's older `:` for `=` is accepted too).
+/// `seccomp=FILE`, `apparmor=PROFILE` (Docker's older `:` for `=` is accepted too).
 pub fn parse_security_opt(value: &str) -> Result<SecurityOpt, String> {
     let (key, v) = match value.split_once(['=', ':']) {
         Some((k, v)) => (k, Some(v)),
@@ -95,7 +99,11 @@ pub fn parse_security_opt(value: &str) -> Result<SecurityOpt, String> {
         ("seccomp", Some(file)) if !file.is_empty() => {
             Ok(SecurityOpt::SeccompProfile(PathBuf::from(file)))
         }
-        _ => Err("use no-new-privileges, seccomp=unconfined or seccomp=FILE (a JSON profile)"
+        ("apparmor", Some(name)) if !name.is_empty() && !name.contains(char::is_whitespace) => {
+            Ok(SecurityOpt::AppArmor(name.to_string()))
+        }
+        _ => Err("use no-new-privileges, seccomp=unconfined, seccomp=FILE (a JSON profile) or \
+                  apparmor=PROFILE"
             .to_string()),
     }
 }
@@ -124,6 +132,8 @@ pub struct SecurityConfig {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub privileged: bool,
+    /// The AppArmor profile, where the host has AppArmor (see [`apparmor`]).
+    pub apparmor: apparmor::AppArmor,
     /// The filter compiled once, when the flags are read: the container's process is a copy of
     /// the stage's memory, so it installs this without compiling again (that took ~10 ms).
     #[serde(skip)]
@@ -150,9 +160,11 @@ impl SecurityArgs {
         let caps = caps::resolve(&self.cap_add, &self.cap_drop, self.privileged);
         let mut no_new_privs = false;
         let mut seccomp_opt = None;
+        let mut apparmor_opt = None;
         for opt in &self.security_opt {
             match opt {
                 SecurityOpt::NoNewPrivileges(b) => no_new_privs = *b,
+                SecurityOpt::AppArmor(name) => apparmor_opt = Some(name.as_str()),
                 other => seccomp_opt = Some(other.clone()),
             }
         }
@@ -195,6 +207,7 @@ impl SecurityArgs {
                 l.iter().map(PathBuf::from).collect()
             }
         };
+        let apparmor = apparmor::resolve(apparmor_opt, self.privileged, &apparmor::Host::detect())?;
         Ok(SecurityConfig {
             caps,
             seccomp,
@@ -205,6 +218,7 @@ impl SecurityArgs {
             masked_paths: list(&paths::MASKED_PATHS),
             readonly_paths: list(&paths::READONLY_PATHS),
             privileged: self.privileged,
+            apparmor,
             compiled,
         })
     }
@@ -443,5 +457,11 @@ mod tests {
             Ok(SecurityOpt::SeccompProfile("/p.json".into()))
         );
         assert!(parse_security_opt("seccomp=").is_err());
+        assert_eq!(
+            parse_security_opt("apparmor=unconfined"),
+            Ok(SecurityOpt::AppArmor("unconfined".into()))
+        );
+        assert!(parse_security_opt("apparmor=").is_err());
+        assert!(parse_security_opt("label=type:container_t").is_err());
     }
 }
