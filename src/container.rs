@@ -642,6 +642,12 @@ fn exec(config: &Config, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, 
     exec_with(config.rootfs.is_some(), argv, env)
 }
 
+/// execve(2) of a command joining a running container (see [`crate::lifecycle::exec`]), already
+/// in its root, with its environment.
+pub(crate) fn exec_in_root(argv: &[CString], env: &[CString]) -> (i32, String) {
+    exec_with(true, argv, &Some(env.to_vec()))
+}
+
 fn exec_with(in_root: bool, argv: &[CString], env: &Option<Vec<CString>>) -> (i32, String) {
     let name = argv[0].to_string_lossy().into_owned();
     if name.is_empty() {

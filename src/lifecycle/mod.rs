@@ -8,6 +8,7 @@
 //! true ([`liveness`]), and how it is shown ([`ps`], [`inspect`]). Making and running the
 //! container is the stages' own code.
 
+pub mod exec;
 pub mod id;
 pub mod inspect;
 pub mod liveness;
