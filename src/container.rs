@@ -51,6 +51,12 @@ pub struct Config {
     /// What the container's root may still do once inside: capabilities, seccomp, masked paths,
     /// its user (stage 08 on).
     pub security: Option<crate::security::SecurityConfig>,
+    /// Names the container's things on the host (`ws-TAG`: its cgroup, its layer, its veth
+    /// `wsh-TAG`): a new one for every run until stage 09, where a container keeps its own.
+    pub tag: Option<String>,
+    /// Stage 09: the container's layer lives as long as the container, not the run: it is reused
+    /// when it exists, and neither recorded nor removed by the run (the container's state holds it).
+    pub keep_layer: bool,
     pub mechanisms: Mechanisms,
 }
 
@@ -87,6 +93,8 @@ impl Config {
             cgroup: None,
             overlay: None,
             security: None,
+            tag: None,
+            keep_layer: false,
             mechanisms: Mechanisms::library(),
         }
     }
@@ -242,11 +250,15 @@ pub fn spawn(config: &Config, argv: &[String], stdio: Stdio) -> anyhow::Result<R
         ),
         _ => None,
     };
-    let tag = crate::network::new_tag();
+    let tag = config.tag.clone().unwrap_or_else(crate::network::new_tag);
     // 07: the container's own upper dir over the image's layers, made (and recorded) before
     // clone(2) so that the child finds the dirs and inherits the layers' idmapped trees.
     let mut made = Cleanup::new();
     let overlay = match &config.overlay {
+        Some(image) if config.keep_layer => Some(
+            crate::overlay::root::prepare_kept(image, &container_name(&tag), config.user.as_ref())
+                .context("prepare the container's overlay root")?,
+        ),
         Some(image) => Some(
             crate::overlay::root::prepare(
                 image,

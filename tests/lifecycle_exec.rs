@@ -47,9 +47,8 @@ fn exec_joins_each_namespace_of_the_running_container() {
             "for k in {}; do readlink /proc/self/ns/$k; done; cat /proc/1/comm; grep CapEff /proc/self/status",
             kinds.join(" ")
         );
-        let security = workshop::security::SecurityArgs::default()
-            .resolve(std::path::Path::new("/"))
-            .unwrap();
+        let security =
+            workshop::security::SecurityArgs::default().resolve(std::path::Path::new("/")).unwrap();
         let (exit, out) = exec_in(&live, Some(&security), &["sh", "-c", &script]);
         assert_eq!(exit.unwrap(), Exit::Code(0), "{out}");
         let lines: Vec<&str> = out.lines().collect();
@@ -83,7 +82,8 @@ fn exec_of_a_missing_command_is_127_and_of_a_stopped_container_one_line() {
         assert_eq!(exit.unwrap(), Exit::Code(3));
         let process = ProcessIdentity::of(live.container_pid as i32).unwrap();
         drop(live);
-        let gone = Target { process, cgroup: None, security: None, apparmor_profile: None, env: vec![] };
+        let gone =
+            Target { process, cgroup: None, security: None, apparmor_profile: None, env: vec![] };
         let e = exec::run(&gone, &["true".to_string()], None).unwrap_err();
         assert!(format!("{e}").contains("is not running"), "{e:#}");
     });

@@ -8,7 +8,10 @@
 //! true ([`liveness`]), and how it is shown ([`ps`], [`inspect`]). Making and running the
 //! container is the stages' own code.
 
+pub mod cli;
+pub mod engine;
 pub mod exec;
+pub mod freezer;
 pub mod id;
 pub mod inspect;
 pub mod liveness;

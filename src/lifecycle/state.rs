@@ -92,6 +92,13 @@ pub struct ContainerState {
     pub ports: Vec<Port>,
     /// Its writable layer (stage 07): what makes a file survive `stop`/`start` but not `rm`.
     pub upper_dir: Option<PathBuf>,
+    /// The stage flags it was created with (`--memory 64m -p 8080:80 …`), parsed again by every
+    /// start, so that each run of it is built as the first was.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// `--rm`: removed by its monitor when it exits.
+    #[serde(default)]
+    pub auto_remove: bool,
 }
 
 impl ContainerState {
@@ -111,6 +118,8 @@ impl ContainerState {
             resources: Vec::new(),
             ports: Vec::new(),
             upper_dir: None,
+            flags: Vec::new(),
+            auto_remove: false,
         }
     }
 }
@@ -174,7 +183,7 @@ impl Store {
     pub fn create(&self, state: &ContainerState) -> anyhow::Result<ContainerLock> {
         id::validate_name(&state.name).map_err(anyhow::Error::msg)?;
         state_dir::ensure_dir(&self.root)?;
-        let _names = Lock::exclusive(&self.root.join(".names.lock"))?;
+        let _names = Lock::exclusive_removable(&self.names_lock())?;
         let listing = self.list()?;
         id::check_name_free(&state.name, listing.containers.iter().map(|c| (&c.id, &*c.name)))
             .map_err(anyhow::Error::msg)?;
@@ -264,7 +273,20 @@ impl Store {
         }
         std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
         drop(lock);
+        // The last container out removes the names' lock and the directories above, so that a
+        // host with no container keeps no trace of the workshop's state.
+        let names = Lock::exclusive_removable(&self.names_lock())?;
+        let others = std::fs::read_dir(&self.root)
+            .map(|d| d.flatten().any(|e| e.file_name() != ".names.lock"))
+            .unwrap_or(true);
+        if !others {
+            names.remove(&self.names_lock());
+        }
         Ok(())
+    }
+
+    fn names_lock(&self) -> PathBuf {
+        self.root.join(".names.lock")
     }
 
     /// Every container, newest first; a directory that does not read is reported in

@@ -85,6 +85,33 @@ pub fn prepare(
     })?;
     let merged = layer.dir.join("merged");
     std::fs::create_dir(&merged).with_context(|| format!("create {}", merged.display()))?;
+    stack(image, layer, merged, user)
+}
+
+/// Stage 09: container `id`'s dirs as the container keeps them between runs: made by the first
+/// start (or `create`), found again by the next, so that what it wrote survives `stop` and
+/// `start`. Nothing is recorded: the container's state holds the layer, and `rm` removes it.
+pub fn prepare_kept(
+    image: &OverlayImage,
+    id: &str,
+    user: Option<&UserNamespace>,
+) -> anyhow::Result<OverlayRoot> {
+    let at = ContainerLayer::at(&image.store, id)?;
+    let layer = if at.upper.is_dir() { at } else { ContainerLayer::create(&image.store, id)? };
+    let merged = layer.dir.join("merged");
+    if !merged.is_dir() {
+        std::fs::create_dir(&merged).with_context(|| format!("create {}", merged.display()))?;
+    }
+    stack(image, layer, merged, user)
+}
+
+/// The image's layers under `layer`, and how the user namespace's root reaches their files.
+fn stack(
+    image: &OverlayImage,
+    layer: ContainerLayer,
+    merged: PathBuf,
+    user: Option<&UserNamespace>,
+) -> anyhow::Result<OverlayRoot> {
     let lower_bottom_first = image.image.layer_dirs(&image.store);
     for dir in &lower_bottom_first {
         anyhow::ensure!(
