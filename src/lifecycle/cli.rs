@@ -244,7 +244,7 @@ fn run_verb(store: &Store, verb: Verb) -> anyhow::Result<i32> {
         }
         Verb::Exec { container, command, .. } => {
             let id = store.resolve(&container)?;
-            Ok(engine::exec(store, &id, &command)?.code())
+            Ok(engine::exec(store, &id, &command, None)?.code())
         }
         Verb::Stop { time, containers } => each(store, &containers, |id| {
             engine::stop(store, id, Duration::from_secs(time)).map(|_| ())

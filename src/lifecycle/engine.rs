@@ -152,7 +152,7 @@ pub fn start(store: &Store, id: &ContainerId, attach: bool) -> anyhow::Result<Op
     match unsafe { nix::unistd::fork() }.context("fork the container's monitor")? {
         nix::unistd::ForkResult::Child => {
             drop(rx);
-            crate::runtime::record::close_in_child();
+            crate::runtime::record::forget_inherited();
             let code = match detach(&log) {
                 Err(e) => report_failure(&tx, &e),
                 Ok(()) => match monitor(store, lock, Some(&tx)) {
@@ -425,7 +425,18 @@ pub fn pause(store: &Store, id: &ContainerId, frozen: bool) -> anyhow::Result<()
 /// `rm [-f]`: refuses a running container without `force`; with it, kills it first.
 pub fn rm(store: &Store, id: &ContainerId, force: bool) -> anyhow::Result<()> {
     let lock = store.lock(id)?;
-    let state = store.load(id)?;
+    let state = match store.load(id) {
+        Ok(state) => state,
+        // A state that does not read records nothing to trust: with -f, its directory and the
+        // layer its id names go, and nothing else is touched.
+        Err(_) if force && store.state_path(id).exists() => {
+            let layer = container::container_name(&tag(id));
+            let dir = crate::image::store_dir().join("containers").join(layer);
+            Resource::ContainerLayer { dir }.undo()?;
+            return store.remove(lock);
+        }
+        Err(e) => return Err(e),
+    };
     let status = liveness::observe(&state).status;
     if !matches!(status, Status::Running | Status::Paused) {
         return remove(store, lock, &state);
@@ -453,8 +464,14 @@ pub fn rm(store: &Store, id: &ContainerId, force: bool) -> anyhow::Result<()> {
     }
 }
 
-/// `exec`: the command in the running container (see [`exec`]), with its hardening.
-pub fn exec(store: &Store, id: &ContainerId, argv: &[String]) -> anyhow::Result<Exit> {
+/// `exec`: the command in the running container (see [`exec`]), with its hardening; its stdout
+/// and stderr go to `output` (the caller's when `None`).
+pub fn exec(
+    store: &Store,
+    id: &ContainerId,
+    argv: &[String],
+    output: Option<std::os::fd::BorrowedFd<'_>>,
+) -> anyhow::Result<Exit> {
     let (state, status) = running(store, id, "exec in")?;
     if status == Status::Paused {
         return Err(fail(format!("container {} is paused: unpause it first", state.name)));
@@ -482,7 +499,7 @@ pub fn exec(store: &Store, id: &ContainerId, argv: &[String]) -> anyhow::Result<
             format!("HOSTNAME={hostname}"),
         ],
     };
-    exec::run(&target, argv, None)
+    exec::run(&target, argv, output)
 }
 
 /// `logs [-f]`: what a detached container printed; with `follow`, until it stops.

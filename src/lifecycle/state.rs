@@ -243,9 +243,9 @@ impl Store {
     fn bad(&self, id: &ContainerId, why: impl std::fmt::Display) -> anyhow::Error {
         anyhow::anyhow!(
             "{} was not written by the workshop or was cut short ({why}); remove the container \
-             with `rm -rf {}`",
+             with `09_lifecycle rm -f {}`",
             self.state_path(id).display(),
-            self.dir(id).display()
+            id.short()
         )
     }
 
@@ -440,7 +440,7 @@ pub(crate) mod tests {
             std::fs::write(&path, bad).unwrap();
             let e = format!("{:#}", store.load(&state.id).unwrap_err());
             assert!(e.contains(&path.display().to_string()), "{e}");
-            assert!(e.contains(&format!("rm -rf {}", store.dir(&state.id).display())), "{e}");
+            assert!(e.contains(&format!("rm -f {}", state.id.short())), "{e}");
             assert!(!e.contains('\n'), "{e}");
         }
         std::fs::remove_dir_all(dir).unwrap();

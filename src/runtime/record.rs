@@ -165,6 +165,20 @@ pub fn close_in_child() {
     }
 }
 
+/// In a forked child that goes on to make things of its own (stage 09's monitor): the record it
+/// inherited is its parent's. Closes the copy of the lock and forgets the record without running
+/// any destructor (they would close a descriptor number that may be reused by then, and strike
+/// off the parent's resources), so the child's first resource starts a record of its own.
+pub fn forget_inherited() {
+    close_in_child();
+    with_record(|slot| {
+        if let Some(record) = slot.take() {
+            std::mem::forget(record);
+        }
+    });
+    LOCK_FD.store(-1, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn with_record<T>(f: impl FnOnce(&mut Option<Record>) -> T) -> T {
     let mut guard = RECORD.lock().unwrap_or_else(|p| p.into_inner());
     f(&mut guard)

@@ -1,0 +1,299 @@
+//! Stage 09: a container that lives between commands, checked from outside: the course notes'
+//! hello.txt experiment through the verbs, exec's namespace inodes against the host's reading of
+//! PID 1's, a detached container outliving the command that started it, `kill -9` of its process
+//! and of its monitor each reported honestly and cleaned by `rm`, twenty containers at once, and
+//! bad input refused in one line with nothing disturbed. Every test leaves the host as found:
+//! no state directory, no layer, no veth, no cgroup, no AppArmor profile.
+mod common;
+
+use std::time::{Duration, Instant};
+use workshop::facts::{self, Outcome};
+
+stage_binary!("09_lifecycle");
+
+#[test]
+fn demo_output_is_as_recorded() {
+    let Some(_s) = common::root_and_serial() else { return };
+    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
+    insta::assert_snapshot!("demo", output);
+}
+
+/// The lesson contract holds at 09 too: `-- CMD` runs CMD in a container of every earlier stage's
+/// making, and every fact check of 01-08 passes.
+#[test]
+fn the_earlier_stages_facts_hold_through_the_lesson_contract() {
+    let Some(_s) = common::root_and_serial() else { return };
+    for check in facts::checks_for(workshop::Stage::Lifecycle) {
+        common::leaves_host_as_found(|| {
+            (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name))
+        });
+    }
+}
+
+fn nine(args: &[&str]) -> Outcome {
+    facts::run(bin(), args)
+}
+
+/// Runs a verb that must work, and returns its stdout.
+fn ok(args: &[&str]) -> String {
+    let out = nine(args);
+    assert_eq!(out.status, 0, "09_lifecycle {args:?}: {}{}", out.stdout, out.stderr);
+    out.stdout
+}
+
+/// `inspect NAME` as JSON: the container's state as the workshop believes it.
+fn inspect(name: &str) -> serde_json::Value {
+    let text = ok(&["inspect", name]);
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+    all[0].clone()
+}
+
+fn pid_of(name: &str) -> u32 {
+    inspect(name)["process"]["pid"].as_u64().unwrap_or_else(|| panic!("{name} has no process"))
+        as u32
+}
+
+/// Waits until `inspect` says `status` (the monitor writes it a moment after the exit).
+fn wait_status(name: &str, want: &serde_json::Value) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = inspect(name);
+        if &state["status"] == want || Instant::now() > deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The course notes' experiment: a file written in /tmp survives stop and start of the same
+/// container, and is gone with rm; a new container from the same image never had it.
+#[test]
+fn hello_txt_survives_stop_and_start_and_goes_with_rm() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        let id = ok(&["run", "-d", "--name", "hello", "--", "sh", "-c", "sleep 1000"]);
+        assert_eq!(id.trim().len(), 64, "run -d prints the full id: {id:?}");
+        ok(&["exec", "hello", "--", "sh", "-c", "echo hello > /tmp/hello.txt"]);
+        ok(&["stop", "-t", "1", "hello"]);
+        assert!(ok(&["ps", "-a"]).contains("Exited (137)"), "the shell PID 1 ignores SIGTERM");
+        assert!(!ok(&["ps"]).contains("hello"), "ps without -a lists running ones only");
+        ok(&["start", "hello"]);
+        assert_eq!(ok(&["exec", "hello", "--", "cat", "/tmp/hello.txt"]), "hello\n");
+        // The same upper dir: seen from the host too.
+        let upper = inspect("hello")["upper_dir"].as_str().unwrap().to_string();
+        assert!(std::path::Path::new(&upper).join("tmp/hello.txt").exists(), "{upper}");
+        ok(&["rm", "-f", "hello"]);
+        assert!(!ok(&["list", "-a"]).contains("hello"));
+        assert!(!std::path::Path::new(&upper).exists(), "rm left the layer {upper}");
+        let fresh = nine(&["run", "--rm", "--", "cat", "/tmp/hello.txt"]);
+        assert_ne!(fresh.status, 0, "a new container has the old one's file: {}", fresh.stdout);
+    });
+}
+
+/// exec joins PID 1's namespaces: the inodes the exec'd process reads equal the host's reading.
+#[test]
+fn exec_joins_each_namespace_of_pid_1() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        ok(&["run", "-d", "--name", "joined", "--", "sleep", "1000"]);
+        let pid = pid_of("joined");
+        let kinds = ["user", "mnt", "uts", "ipc", "net", "pid"];
+        let script = format!("for k in {}; do readlink /proc/self/ns/$k; done", kinds.join(" "));
+        let out = ok(&["exec", "joined", "--", "sh", "-c", &script]);
+        for (line, kind) in out.lines().zip(kinds) {
+            let host = workshop::probes::ns_inode(Some(pid), kind).unwrap();
+            assert_eq!(line, format!("{kind}:[{host}]"));
+            assert_ne!(
+                host,
+                workshop::probes::ns_inode(None, kind).unwrap(),
+                "{kind} is the host's"
+            );
+        }
+        assert_eq!(out.lines().count(), kinds.len(), "{out}");
+        // The exit status passes through, and a missing command is 127.
+        assert_eq!(nine(&["exec", "joined", "--", "sh", "-c", "exit 4"]).status, 4);
+        assert_eq!(nine(&["exec", "joined", "--", "no-such-command"]).status, 127);
+        ok(&["rm", "-f", "joined"]);
+    });
+}
+
+/// run -d returns at once; the container runs on under its monitor, which records its exit code
+/// and removes the run's veth and cgroup.
+#[test]
+fn a_detached_container_outlives_its_command_and_its_monitor_records_the_exit() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        let started = Instant::now();
+        ok(&["run", "-d", "--name", "brief", "--", "sh", "-c", "sleep 0.5; echo done; exit 7"]);
+        assert!(started.elapsed() < Duration::from_millis(450), "run -d waited for the command");
+        let running = inspect("brief");
+        assert_eq!(running["status"], "running");
+        let monitor = running["monitor"]["pid"].as_u64().unwrap();
+        assert!(std::path::Path::new(&format!("/proc/{monitor}")).exists());
+        let stopped = wait_status("brief", &serde_json::json!({ "stopped": 7 }));
+        assert_eq!(stopped["status"], serde_json::json!({ "stopped": 7 }), "{stopped}");
+        assert!(stopped["process"].is_null() && stopped["monitor"].is_null(), "{stopped}");
+        assert_eq!(ok(&["logs", "brief"]), "done\n");
+        assert!(ok(&["ps", "-a"]).contains("Exited (7)"));
+        ok(&["rm", "brief"]);
+    });
+}
+
+/// kill -9 of the container: the monitor records 137. kill -9 of the monitor: the container dies
+/// with it (PR_SET_PDEATHSIG), nobody records an exit, and ps says Dead; rm cleans it all,
+/// the dead monitor's veth and cgroup included.
+#[test]
+fn kill_9_of_the_container_or_its_monitor_is_reported_and_rm_cleans() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        ok(&["run", "-d", "--name", "victim", "--", "sleep", "1000"]);
+        // SAFETY: kill with plain integers.
+        unsafe { libc::kill(pid_of("victim") as i32, libc::SIGKILL) };
+        let state = wait_status("victim", &serde_json::json!({ "stopped": 137 }));
+        assert_eq!(state["status"], serde_json::json!({ "stopped": 137 }));
+        ok(&["rm", "victim"]);
+
+        ok(&["run", "-d", "--name", "orphan", "--", "sleep", "1000"]);
+        let state = inspect("orphan");
+        let (pid, monitor) =
+            (state["process"]["pid"].as_i64().unwrap(), state["monitor"]["pid"].as_i64().unwrap());
+        // SAFETY: as above.
+        unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::path::Path::new(&format!("/proc/{pid}/ns")).exists() && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let dead = inspect("orphan");
+        assert_eq!(dead["status"], "dead", "{dead}");
+        assert!(
+            dead["note"].as_str().unwrap_or_default().contains("without its monitor"),
+            "{dead}"
+        );
+        assert!(ok(&["ps", "-a"]).contains("Dead"));
+        let exec = nine(&["exec", "orphan", "--", "true"]);
+        common::assert_one_clear_line(&exec, 125, &["orphan", "not running"]);
+        ok(&["rm", "orphan"]);
+    });
+}
+
+/// Twenty containers started at once: twenty names, addresses and cgroups, all removed.
+#[test]
+fn twenty_containers_at_once_each_get_their_own_and_all_are_removed() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        let names: Vec<String> = (0..20).map(|i| format!("par{i}")).collect();
+        let started: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let n = n.clone();
+                std::thread::spawn(move || {
+                    nine(&["run", "-d", "--name", &n, "--", "sleep", "1000"])
+                })
+            })
+            .collect();
+        for (handle, name) in started.into_iter().zip(&names) {
+            let out = handle.join().unwrap();
+            assert_eq!(out.status, 0, "{name}: {}", out.stderr);
+        }
+        let mut addresses = std::collections::BTreeSet::new();
+        let mut cgroups = std::collections::BTreeSet::new();
+        for name in &names {
+            let addr = ok(&["exec", name, "--", "sh", "-c", "ip -4 -o addr show eth0"]);
+            let ip = addr
+                .split_whitespace()
+                .skip_while(|w| *w != "inet")
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            assert!(addresses.insert(ip.clone()), "{name} got an address already given: {ip}");
+            let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", pid_of(name))).unwrap();
+            assert!(cgroups.insert(cg.clone()), "{name} shares a cgroup: {cg}");
+        }
+        let listed = ok(&["ps"]);
+        assert_eq!(
+            names.iter().filter(|n| listed.contains(&format!(" {n}\n"))).count(),
+            20,
+            "{listed}"
+        );
+        let mut args = vec!["rm", "-f"];
+        args.extend(names.iter().map(String::as_str));
+        ok(&args);
+    });
+}
+
+#[test]
+fn bad_input_is_one_line_and_disturbs_no_other_container() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        ok(&["run", "-d", "--name", "bystander", "--", "sleep", "1000"]);
+        let pid = pid_of("bystander");
+        ok(&["create", "--name", "idle", "--", "true"]);
+        let rows: Vec<(Vec<&str>, Vec<&str>)> = vec![
+            (vec!["exec", "nosuch", "--", "true"], vec!["nosuch"]),
+            (vec!["run", "--name", "bystander", "--", "true"], vec!["bystander"]),
+            (vec!["run", "--name", "bad/name", "--", "true"], vec!["bad/name"]),
+            (vec!["run", "--memory", "12q", "--", "true"], vec!["--memory"]),
+            (vec!["exec", "idle", "--", "true"], vec!["idle", "not running"]),
+            (vec!["stop", "idle"], vec!["idle", "not running"]),
+            (vec!["pause", "idle"], vec!["idle", "not running"]),
+            (vec!["rm", "bystander"], vec!["bystander", "rm -f"]),
+            (vec!["kill", "-s", "FLY", "bystander"], vec!["FLY"]),
+        ];
+        for (args, words) in &rows {
+            let out = nine(args);
+            common::assert_one_clear_line(&out, 125, words);
+        }
+        // A hand-edited state file is refused by name, and the container can still be removed.
+        let id = inspect("idle")["id"].as_str().unwrap().to_string();
+        let state = workshop::runtime::state_dir::state_dir()
+            .join("containers")
+            .join(&id)
+            .join("state.json");
+        std::fs::write(&state, "{ \"id\": ").unwrap();
+        let out = nine(&["inspect", &id]);
+        common::assert_one_clear_line(&out, 125, &["state.json"]);
+        assert!(nine(&["ps", "-a"]).stderr.contains("state.json"), "ps hides the broken state");
+        // The bystander never noticed.
+        assert_eq!(pid_of("bystander"), pid);
+        assert_eq!(inspect("bystander")["status"], "running");
+        ok(&["rm", "-f", "bystander"]);
+        let out = nine(&["rm", &id]);
+        common::assert_one_clear_line(&out, 125, &["state.json", "rm -f"]);
+        ok(&["rm", "-f", &id]);
+    });
+}
+
+/// pause freezes every process of the container: a counter stops counting, and goes on after.
+#[test]
+fn pause_freezes_a_counter_and_unpause_lets_it_go_on() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        ok(&[
+            "run",
+            "-d",
+            "--name",
+            "counter",
+            "--",
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done",
+        ]);
+        std::thread::sleep(Duration::from_millis(200));
+        ok(&["pause", "counter"]);
+        let pid = pid_of("counter");
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let upper = inspect("counter")["upper_dir"].as_str().unwrap().to_string();
+        let n = || std::fs::read_to_string(format!("{upper}/tmp/n")).unwrap_or_default();
+        let frozen_at = n();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(n(), frozen_at, "the counter went on while paused ({state})");
+        assert!(ok(&["ps"]).contains("(Paused)"));
+        let exec = nine(&["exec", "counter", "--", "true"]);
+        common::assert_one_clear_line(&exec, 125, &["paused"]);
+        ok(&["unpause", "counter"]);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_ne!(n(), frozen_at, "the counter did not go on after unpause");
+        ok(&["rm", "-f", "counter"]);
+    });
+}
