@@ -43,7 +43,7 @@ fn exec_out(store: &Store, id: &ContainerId, argv: &[&str]) -> anyhow::Result<St
         let _ = std::io::Read::read_to_string(&mut std::fs::File::from(rx), &mut out);
         out
     });
-    let exit = engine::exec(store, id, &argv, Some(tx.as_fd()));
+    let exit = engine::exec(store, id, &argv, Some(tx.as_fd()), None);
     drop(tx);
     let out = reader.join().unwrap_or_default();
     exit?;
@@ -255,7 +255,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.shell(&typed("pause demo-count"));
     n.result(&var(freezer_file));
     n.result(&format!(
-        "counter when paused: {}, 200 ms later: {}   ({})",
+        "counter when paused: {}; 200 ms later: {} ({})",
         var(frozen),
         var(still),
         var(&paused)

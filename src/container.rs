@@ -632,7 +632,7 @@ fn child_main(
     unsafe { libc::_exit(code) }
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     let text = panic
         .downcast_ref::<String>()
         .cloned()

@@ -36,6 +36,11 @@ pub fn try_it_command(stage: Stage) -> Vec<String> {
 /// The `main` of an exercise binary: the stage's own flags and container, through the one stage
 /// description, with the student's mechanism swapped in.
 pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
+    if stage == Stage::Lifecycle {
+        if let Some(code) = lifecycle_verbs(mechanisms) {
+            return ExitCode::from(code.clamp(0, 255) as u8);
+        }
+    }
     let mut args = crate::cli::StageArgs::parse(stage, ABOUT);
     if args.common.command.is_empty() {
         eprintln!(
@@ -51,6 +56,38 @@ pub fn main(stage: Stage, mechanisms: Mechanisms) -> ExitCode {
     }
     let mechanisms = guard_propagation(mechanisms);
     crate::lesson::main_with(args, |config| config.mechanisms = mechanisms, |_| Ok(()))
+}
+
+/// Exercise 09 is `exec`: its verbs go to stage 09's command line with the student's join; with
+/// no argument at all, a container is started, joined by exec and removed, as the try-it.
+fn lifecycle_verbs(mechanisms: Mechanisms) -> Option<i32> {
+    use crate::lifecycle::cli;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    match argv.first() {
+        Some(verb) if cli::VERBS.contains(&verb.as_str()) => {
+            Some(cli::main_with(&argv, mechanisms))
+        }
+        Some(_) => None,
+        None => {
+            let name = format!("try-{}", std::process::id());
+            eprintln!(
+                "(no command given, so: run -d --name {name} -- sleep 1000; exec {name} -- sh -c 'id; readlink /proc/self/ns/user /proc/1/ns/user'; rm -f {name}. Check your work with: cargo run -- check 09)"
+            );
+            let started =
+                cli::main_with(&words(&format!("run -d --name {name} -- sleep 1000")), mechanisms);
+            if started != 0 {
+                return Some(started);
+            }
+            let mut exec = words(&format!("exec {name} --"));
+            exec.extend(
+                ["sh", "-c", "id; readlink /proc/self/ns/user /proc/1/ns/user"].map(String::from),
+            );
+            let code = cli::main_with(&exec, mechanisms);
+            cli::main_with(&words(&format!("rm -f {name}")), mechanisms);
+            Some(code)
+        }
+    }
 }
 
 /// The student's make_private, kept for [`make_private_then_verify`].
@@ -215,6 +252,11 @@ pub fn check_binary(stage: Stage, bin: &Path) -> Verdict {
             };
             failures.push((c.name.to_string(), why));
         }
+    }
+    // A todo!() that only a later check reaches (exercise 09's exec) is still a todo.
+    if let Some((_, why)) = failures.iter().find(|(_, why)| why.contains("not yet implemented")) {
+        let at = why.find("not yet implemented").unwrap_or(0);
+        return Verdict::Todo { message: why[at..].lines().next().unwrap_or("").to_string() };
     }
     if failures.is_empty() {
         Verdict::Done { checks: total }

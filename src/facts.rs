@@ -481,6 +481,16 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
             name: "mount, unshare --user and the masked paths fail inside",
             run: attacks_fail,
         },
+        Check {
+            stage: Stage::Lifecycle,
+            name: "exec joins every namespace of the container's PID 1, as its root",
+            run: exec_joins_pid_1,
+        },
+        Check {
+            stage: Stage::Lifecycle,
+            name: "a file written by exec survives stop and start, and goes with rm",
+            run: hello_survives_stop_and_start,
+        },
     ];
     all.into_iter().filter(|c| c.stage <= stage).collect()
 }
@@ -1102,6 +1112,85 @@ pub fn container_dirs() -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// Runs `bin run -d --name NAME -- CMD…`, then `f(NAME, PID 1 as the host sees it)`, and removes
+/// the container whatever `f` said.
+fn with_detached(
+    bin: &Path,
+    cmd: &[&str],
+    f: impl FnOnce(&str, u32) -> Result<(), String>,
+) -> Result<(), String> {
+    let name = format!("check-{}", std::process::id());
+    let mut args = vec!["run", "-d", "--name", &name, "--"];
+    args.extend(cmd);
+    let started = run(bin, &args);
+    if started.status != 0 {
+        let _ = run(bin, &["rm", "-f", &name]);
+        return Err(format!("`run -d` failed: {}", started.stderr.trim()));
+    }
+    let result = container_pid_of(bin, &name).and_then(|pid| f(&name, pid));
+    let _ = run(bin, &["rm", "-f", &name]);
+    result
+}
+
+/// PID 1 of a stage 09 container, as the host sees it (from `inspect`).
+fn container_pid_of(bin: &Path, name: &str) -> Result<u32, String> {
+    let out = run(bin, &["inspect", name]);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout)
+        .map_err(|e| format!("`inspect {name}` is not JSON ({e}): {}", out.stderr.trim()))?;
+    value[0]["process"]["pid"]
+        .as_u64()
+        .map(|p| p as u32)
+        .ok_or_else(|| format!("`inspect {name}` shows no process: {}", value[0]["status"]))
+}
+
+pub fn exec_joins_pid_1(bin: &Path) -> Result<(), String> {
+    with_detached(bin, &["sleep", "1000"], |name, pid| {
+        let kinds = ["user", "mnt", "uts", "ipc", "net", "pid"];
+        let script =
+            format!("for k in {}; do readlink /proc/self/ns/$k; done; id -u", kinds.join(" "));
+        let out = run(bin, &["exec", name, "--", "sh", "-c", &script]);
+        if out.status != 0 {
+            return Err(format!("`exec {name} -- sh -c …` failed: {}", out.stderr.trim()));
+        }
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            let want = crate::probes::ns_inode(Some(pid), kind)?;
+            let seen = lines.get(i).copied().unwrap_or("");
+            expect(seen == format!("{kind}:[{want}]"), || {
+                format!(
+                    "the exec'd process is not in the container's {kind} namespace (it reads {seen:?}, PID 1's is {kind}:[{want}]): setns into each namespace of /proc/PID/ns"
+                )
+            })?;
+        }
+        let uid = lines.get(kinds.len()).copied().unwrap_or("").trim();
+        expect(uid == "0", || {
+            format!(
+                "the exec'd process is uid {uid} inside, not root: the host's root is unmapped (uid 65534) in the container's user namespace until it takes that namespace's root's ids"
+            )
+        })
+    })
+}
+
+pub fn hello_survives_stop_and_start(bin: &Path) -> Result<(), String> {
+    with_detached(bin, &["sleep", "1000"], |name, _| {
+        let step = |args: &[&str]| {
+            let out = run(bin, args);
+            if out.status == 0 {
+                Ok(out.stdout)
+            } else {
+                Err(format!("`{}` failed: {}", args.join(" "), out.stderr.trim()))
+            }
+        };
+        step(&["exec", name, "--", "sh", "-c", "echo hello > /tmp/hello.txt"])?;
+        step(&["stop", "-t", "1", name])?;
+        step(&["start", name])?;
+        let read = step(&["exec", name, "--", "cat", "/tmp/hello.txt"])?;
+        expect(read.trim() == "hello", || {
+            format!("after stop and start /tmp/hello.txt reads {read:?}, not \"hello\": a restarted container must keep its own upper dir")
+        })
+    })
 }
 
 #[cfg(test)]

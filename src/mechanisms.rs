@@ -38,7 +38,13 @@ pub struct Mechanisms {
     /// (bounding set first, then the others), set no_new_privs when asked, and install the seccomp
     /// filter, in an order that works with and without no_new_privs.
     pub harden: Option<crate::security::Harden>,
+    /// 09_lifecycle: in `exec`'s forked joiner, join each namespace of the running container
+    /// (given as /proc/PID/ns lists them, by name), the user namespace first, and become its root.
+    pub join_namespaces: Option<JoinNamespaces>,
 }
+
+/// 09_lifecycle: the container's namespaces, each with its name, its flag and an open descriptor.
+pub type JoinNamespaces = fn(&[crate::lifecycle::exec::Namespace<'_>]) -> anyhow::Result<()>;
 
 /// 07_overlay: (the layers bottom first, the upper dir, the work dir, where to mount).
 pub type MountOverlay = fn(&[std::path::PathBuf], &Path, &Path, &Path) -> anyhow::Result<()>;

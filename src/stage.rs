@@ -64,7 +64,7 @@ impl Stage {
 
     /// Whether this stage is in the workshop yet.
     pub fn built(self) -> bool {
-        self <= Stage::Security
+        self <= Stage::Lifecycle
     }
 
     /// Parses `1`, `01`, `01_pid` or `pid`.

@@ -82,7 +82,7 @@ fn hint_shows_the_next_level_each_time_and_reset_starts_over() {
     assert_eq!(std::fs::read_to_string(home.file()).unwrap(), "02 1\n04 3\n");
     home.hint(&["04", "--reset"], &[]);
     assert!(level(&home.hint(&["04"], &[])).starts_with("Hint 1 of 3 for exercise 04"));
-    let none = home.hint(&["09"], &[]);
+    let none = home.hint(&["10"], &[]);
     assert_ne!(none.status, 0);
     assert!(none.stderr.contains("no exercise for stage"), "{}", none.stderr);
 }
@@ -122,7 +122,7 @@ fn exercise_files_keep_the_task_and_man_pages_but_not_the_answer() {
         Stage::Cgroups => "cgroup.procs",
         Stage::Overlay => "lowerdir=",
         Stage::Security => "CapSet::Bounding",
-        other => panic!("{other} has no exercise yet"),
+        Stage::Lifecycle => "setns(",
     };
     for stage in common::built_stages() {
         let file = root.join(format!("exercises/{}.rs", stage.bin()));
@@ -256,6 +256,17 @@ fn break_it_08_bounding_set_left_whole_is_named_with_its_hint() {
         Stage::Security,
         env!("CARGO_BIN_EXE_break08_bounding_left"),
         "the bounding set still holds capabilities",
+        1,
+    );
+}
+
+#[test]
+fn break_it_09_user_namespace_left_out_is_named_with_its_hint() {
+    let Some(_s) = common::root_and_serial() else { return };
+    breaks_with_pointer(
+        Stage::Lifecycle,
+        env!("CARGO_BIN_EXE_break09_user_left_out"),
+        "it is the host's own root in the container",
         1,
     );
 }

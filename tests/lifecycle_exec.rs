@@ -27,6 +27,7 @@ fn exec_in(
         security,
         apparmor_profile: None,
         env: vec![format!("PATH={CONTAINER_PATH}")],
+        join: None,
     };
     let (rx, tx) = nix::unistd::pipe().unwrap();
     let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
@@ -82,8 +83,14 @@ fn exec_of_a_missing_command_is_127_and_of_a_stopped_container_one_line() {
         assert_eq!(exit.unwrap(), Exit::Code(3));
         let process = ProcessIdentity::of(live.container_pid as i32).unwrap();
         drop(live);
-        let gone =
-            Target { process, cgroup: None, security: None, apparmor_profile: None, env: vec![] };
+        let gone = Target {
+            process,
+            cgroup: None,
+            security: None,
+            apparmor_profile: None,
+            env: vec![],
+            join: None,
+        };
         let e = exec::run(&gone, &["true".to_string()], None).unwrap_err();
         assert!(format!("{e}").contains("is not running"), "{e:#}");
     });

@@ -35,7 +35,7 @@ fn source(stage: Stage) -> Option<&'static str> {
         Stage::Cgroups => include_str!("../../exercises/hints/06_cgroups.md"),
         Stage::Overlay => include_str!("../../exercises/hints/07_overlay.md"),
         Stage::Security => include_str!("../../exercises/hints/08_security.md"),
-        _ => return None,
+        Stage::Lifecycle => include_str!("../../exercises/hints/09_lifecycle.md"),
     })
 }
 
@@ -87,7 +87,7 @@ struct Diagnosis {
 }
 
 /// The "break it" mistakes of each exercise (and their look-alikes), as the checker sees them.
-const DIAGNOSES: [Diagnosis; 11] = [
+const DIAGNOSES: [Diagnosis; 12] = [
     Diagnosis {
         stage: Stage::Pid,
         seen: &["not the first process of a new PID namespace"],
@@ -163,6 +163,13 @@ const DIAGNOSES: [Diagnosis; 11] = [
         seen: &["seccomp(SECCOMP_SET_MODE_FILTER)", "failed"],
         says: "the kernel refused the seccomp filter: without no_new_privs only a holder of \
                CAP_SYS_ADMIN may install one, so install it before the capabilities are dropped",
+        level: 1,
+    },
+    Diagnosis {
+        stage: Stage::Lifecycle,
+        seen: &["not in the container's user namespace"],
+        says: "the exec'd process stayed in the host's user namespace, so it is the host's own \
+               root in the container: join the user namespace too (CLONE_NEWUSER), and first",
         level: 1,
     },
 ];

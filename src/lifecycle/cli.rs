@@ -141,6 +141,11 @@ pub fn parse_spec(args: &[String]) -> Result<(Spec, bool), String> {
 /// Runs a verb; the exit code is the command's (`run`, `start -a`, `exec`), else 0, or the
 /// runtime's error code after one line on stderr.
 pub fn main(argv: &[String]) -> i32 {
+    main_with(argv, crate::mechanisms::Mechanisms::library())
+}
+
+/// [`main`] with exercise 09's join swapped in.
+pub fn main_with(argv: &[String], mechanisms: crate::mechanisms::Mechanisms) -> i32 {
     crate::signals::install();
     crate::narrate::init_color();
     let outcome = (|| -> anyhow::Result<i32> {
@@ -195,7 +200,7 @@ pub fn main(argv: &[String]) -> i32 {
                         ));
                     }
                 };
-                run_verb(&store, verb)
+                run_verb(&store, verb, &mechanisms)
             }
         }
     })();
@@ -224,7 +229,11 @@ fn each(
     first.map_or(Ok(0), Err)
 }
 
-fn run_verb(store: &Store, verb: Verb) -> anyhow::Result<i32> {
+fn run_verb(
+    store: &Store,
+    verb: Verb,
+    mechanisms: &crate::mechanisms::Mechanisms,
+) -> anyhow::Result<i32> {
     match verb {
         Verb::Start { attach, containers } => {
             if attach {
@@ -244,7 +253,7 @@ fn run_verb(store: &Store, verb: Verb) -> anyhow::Result<i32> {
         }
         Verb::Exec { container, command, .. } => {
             let id = store.resolve(&container)?;
-            Ok(engine::exec(store, &id, &command, None)?.code())
+            Ok(engine::exec(store, &id, &command, None, mechanisms.join_namespaces)?.code())
         }
         Verb::Stop { time, containers } => each(store, &containers, |id| {
             engine::stop(store, id, Duration::from_secs(time)).map(|_| ())

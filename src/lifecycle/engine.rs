@@ -465,12 +465,13 @@ pub fn rm(store: &Store, id: &ContainerId, force: bool) -> anyhow::Result<()> {
 }
 
 /// `exec`: the command in the running container (see [`exec`]), with its hardening; its stdout
-/// and stderr go to `output` (the caller's when `None`).
+/// and stderr go to `output` (the caller's when `None`); `join` is exercise 09's seam.
 pub fn exec(
     store: &Store,
     id: &ContainerId,
     argv: &[String],
     output: Option<std::os::fd::BorrowedFd<'_>>,
+    join: Option<crate::mechanisms::JoinNamespaces>,
 ) -> anyhow::Result<Exit> {
     let (state, status) = running(store, id, "exec in")?;
     if status == Status::Paused {
@@ -498,6 +499,7 @@ pub fn exec(
             "HOME=/root".into(),
             format!("HOSTNAME={hostname}"),
         ],
+        join,
     };
     exec::run(&target, argv, output)
 }

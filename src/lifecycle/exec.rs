@@ -50,6 +50,8 @@ pub struct Target<'a> {
     pub apparmor_profile: Option<String>,
     /// The command's environment (`KEY=value`).
     pub env: Vec<String>,
+    /// The student's join (exercise 09) instead of [`join_namespaces`].
+    pub join: Option<crate::mechanisms::JoinNamespaces>,
 }
 
 /// A running container's namespaces and root, opened from /proc while its PID was its own.
@@ -184,23 +186,17 @@ fn join_and_exec(
             }
         }
     }
-    for (kind, flag, fd) in &opened.namespaces {
-        if let Err(e) = nix::sched::setns(fd.as_fd(), *flag) {
-            return (125, format!("setns into the container's {kind} namespace: {}", e.desc()));
-        }
-        if *flag == CloneFlags::CLONE_NEWUSER {
-            // The host's root is nobody in the container's user namespace until it takes the id
-            // that is root there (what was host uid 0 owns nothing inside).
-            let zero = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
-            if let Err(e) = nix::unistd::setresgid(zero.0, zero.0, zero.0)
-                .and_then(|()| nix::unistd::setresuid(zero.1, zero.1, zero.1))
-            {
-                return (
-                    125,
-                    format!("become root of the container's user namespace: {}", e.desc()),
-                );
-            }
-        }
+    let namespaces: Vec<Namespace> = opened
+        .namespaces
+        .iter()
+        .map(|(kind, flag, fd)| Namespace { kind, flag: *flag, fd: fd.as_fd() })
+        .collect();
+    let joined = match target.join {
+        Some(student) => join_by(student, &namespaces),
+        None => join_namespaces(&namespaces),
+    };
+    if let Err(e) = joined {
+        return (125, e);
     }
     if let Err(e) = nix::unistd::fchdir(&opened.root)
         .and_then(|()| nix::unistd::chroot("."))
@@ -231,6 +227,57 @@ fn join_and_exec(
     }
 }
 // ANCHOR_END: join
+
+/// One namespace of the running container: `user`, `mnt`… (its name in /proc/PID/ns), the flag
+/// setns(2) takes for it, and a descriptor of it, open in the joiner.
+#[derive(Clone, Copy, Debug)]
+pub struct Namespace<'a> {
+    pub kind: &'static str,
+    pub flag: CloneFlags,
+    pub fd: std::os::fd::BorrowedFd<'a>,
+}
+
+// ANCHOR: join_namespaces
+/// The library's join: the user namespace first, since it is what grants the capabilities every
+/// other setns needs to a caller that is not the host's root (a rootless runtime), and then its
+/// root's ids, since the host's root is nobody (65534) there until it takes them; then the others.
+pub fn join_namespaces(namespaces: &[Namespace]) -> Result<(), String> {
+    let user_first = namespaces
+        .iter()
+        .filter(|n| n.flag == CloneFlags::CLONE_NEWUSER)
+        .chain(namespaces.iter().filter(|n| n.flag != CloneFlags::CLONE_NEWUSER));
+    for ns in user_first {
+        nix::sched::setns(ns.fd, ns.flag).map_err(|e| {
+            format!("setns into the container's {} namespace: {}", ns.kind, e.desc())
+        })?;
+        if ns.flag == CloneFlags::CLONE_NEWUSER {
+            let (gid, uid) = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
+            nix::unistd::setresgid(gid, gid, gid)
+                .and_then(|()| nix::unistd::setresuid(uid, uid, uid))
+                .map_err(|e| {
+                    format!("become root of the container's user namespace: {}", e.desc())
+                })?;
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: join_namespaces
+
+/// The student's join (exercise 09), given the namespaces as /proc/PID/ns lists them (by name),
+/// so that the order is theirs to choose. A panic (their todo!()) is an error of this process:
+/// it must not unwind into the code this forked copy shares with its parent.
+fn join_by(
+    student: crate::mechanisms::JoinNamespaces,
+    namespaces: &[Namespace],
+) -> Result<(), String> {
+    let mut given = namespaces.to_vec();
+    given.sort_by_key(|n| n.kind);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| student(&given))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(panic) => Err(crate::container::panic_text(&panic)),
+    }
+}
 
 /// The command, in the container's PID namespace: the container's hardening, then execve.
 fn command_side(

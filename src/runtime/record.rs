@@ -436,7 +436,13 @@ fn dead_runs(dir: &Path) -> Vec<(Leftover, Lock)> {
         }
         let lock_path = json.with_extension("lock");
         let Ok(Some(lock)) = Lock::try_exclusive(&lock_path) else { continue };
-        // Taken: its writer is dead. Read it now that nobody else can change it.
+        // Taken: its writer is dead, or has just finished and removed both files, in which case
+        // taking the lock made its file again: remove that, and there is nothing to reap.
+        if !json.exists() {
+            let _ = std::fs::remove_file(&lock_path);
+            continue;
+        }
+        // Read it now that nobody else can change it.
         let file: RunFile = match std::fs::read(&json)
             .map_err(anyhow::Error::from)
             .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))

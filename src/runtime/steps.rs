@@ -499,10 +499,12 @@ mod tests {
             }
             assert!(
                 // 06 adds no step inside: the host moves the child into its cgroup before it
-                // is released (see runtime::cgroup::enter).
+                // is released (see runtime::cgroup::enter). 09 adds none either: it keeps the
+                // container between commands, built by the same steps (see crate::lifecycle).
                 after.iter().any(|(s, _)| *s == pair[1])
                     || pair[0] == Stage::Rootfs
-                    || pair[1] == Stage::Cgroups,
+                    || pair[1] == Stage::Cgroups
+                    || pair[1] == Stage::Lifecycle,
                 "{} adds no step",
                 pair[1]
             );
