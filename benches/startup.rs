@@ -96,6 +96,17 @@ fn main() {
             }),
         );
     }
+    // 09: a container with a state file and a layer of its own, made, run and removed by one
+    // command, as `docker run --rm` does (the command is its own monitor).
+    row(
+        "workshop 09_lifecycle run --rm -- true (+ state)",
+        time(|| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_09_lifecycle"));
+            c.args(["run", "--rm", "--memory", "32m", "--cpus", "0.5", "--pids-limit", "64"])
+                .args(["--", "true"]);
+            c
+        }),
+    );
     row(
         "unshare -pfm --uts --ipc --mount-proc -R … true",
         time(|| {

@@ -11,7 +11,8 @@
 //! the host's root is nobody there (uid 65534) until it takes that namespace's root ids.
 //!
 //! The checker verifies: a process started with `exec` reads the same namespace inodes (user, mnt,
-//! uts, ipc, net, pid) as the host reads for the container's PID 1, and is uid 0 inside; a file it
+//! uts, ipc, net, pid) as the host reads for the container's PID 1, and is uid 0 inside (stage
+//! 08's hardening sets the container's user after your join, so this holds either way); a file it
 //! writes in /tmp survives `stop` and `start`. And every check of 01–08.
 //! Man pages: setns(2), namespaces(7) ("The /proc/[pid]/ns/ directory"), user_namespaces(7),
 //! setresuid(2); nsenter(1) does the same from the shell.
@@ -19,7 +20,8 @@
 //!
 //! Break it (once it passes): leave the user namespace out, and compare
 //! `exec NAME -- cat /proc/self/uid_map` with `exec NAME -- cat /proc/1/uid_map`: the exec'd
-//! process is then the host's own root, with every capability over the host's objects.
+//! process is then the host's own uid 0, and what capabilities it keeps count over the host's
+//! objects, not only the container's.
 //!
 //! Try it:   cargo run --bin ex09_lifecycle    (runs a container, execs `id` in it, removes it)
 //! Check it: cargo run -- check 09

@@ -488,7 +488,7 @@ pub fn checks_for(stage: Stage) -> Vec<Check> {
         },
         Check {
             stage: Stage::Lifecycle,
-            name: "a file written by exec survives stop and start, and goes with rm",
+            name: "a file written by exec survives stop and start",
             run: hello_survives_stop_and_start,
         },
     ];
