@@ -58,6 +58,21 @@ fn ps_lines(store: &Store, ids: &[&ContainerId]) -> anyhow::Result<Vec<String>> 
     Ok(table.lines().map(str::to_string).collect())
 }
 
+/// What the state file says of the container's status and processes, as it says it (JSON).
+fn state_excerpt(store: &Store, id: &ContainerId) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(store.state_path(id)) else { return Vec::new() };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    let pid = |who: &str| match &value[who] {
+        serde_json::Value::Null => "null".to_string(),
+        p => format!("{{\"pid\": {}, \"start_time\": {}}}", var(&p["pid"]), var(&p["start_time"])),
+    };
+    vec![
+        format!("\"status\": {}", value["status"]),
+        format!("\"process\": {}", pid("process")),
+        format!("\"monitor\": {}", pid("monitor")),
+    ]
+}
+
 fn status_of(store: &Store, id: &ContainerId) -> String {
     match store.load(id) {
         Ok(state) => {
@@ -109,6 +124,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let state = store.load(&id)?;
     let pid = state.process.map(|p| p.pid).unwrap_or(0);
     let monitor = state.monitor.map(|p| p.pid).unwrap_or(0);
+    let running_state = state_excerpt(&store, &id);
     let tag = engine::tag(&id);
     let (veth, _) = workshop::network::veth_names(&tag);
     let links = workshop::facts::workshop_links();
@@ -134,6 +150,10 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         if links.contains(&veth) { "wsh-TAG" } else { "none" }
     ));
     n.result(&format!("cgroup: {}", var(cgroup_dirs.first().cloned().unwrap_or_default())));
+    n.shell("grep -E '\"(status|process|monitor)\"' /run/workshop/containers/ID/state.json");
+    for line in &running_state {
+        n.result(line);
+    }
     n.note("The monitor is a forked process in a session of its own (setsid): it waits for PID 1,");
     n.note(
         "records its exit code and removes what this run made (veth, address, cgroup). The layer",
@@ -175,6 +195,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let killed = engine::stop(&store, &id, Duration::from_secs(1))?;
     let stop_took = started.elapsed();
     let after_stop = status_of(&store, &id);
+    let stopped_state = state_excerpt(&store, &id);
     engine::start(&store, &id, false)?;
     let again = exec_out(&store, &id, &["cat", "/tmp/hello.txt"])?;
     let fresh = engine::create(&store, &spec("demo-fresh", "cat /tmp/hello.txt 2>&1"))?;
@@ -197,6 +218,9 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     ));
     n.shell(&typed("stop -t 1 demo-web"));
     n.result(&format!("{} after {}", var(&after_stop), ms(stop_took)));
+    for line in &stopped_state {
+        n.result(line);
+    }
     n.note(
         "PID 1 of a PID namespace gets only the signals it has a handler for: this shell set none,",
     );

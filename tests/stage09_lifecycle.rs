@@ -321,3 +321,49 @@ fn pause_freezes_a_counter_and_unpause_lets_it_go_on() {
         ok(&["rm", "-f", "counter"]);
     });
 }
+
+/// A detached container's published port is served by its monitor's forwarder, and the forwarder
+/// holds nothing of the container's: stop and rm proceed at once (no lock is left held).
+#[test]
+fn a_published_port_answers_while_detached_and_the_container_stops_and_goes() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        let _removes = Removes::new(&["published"]);
+        let port = workshop::probes::free_ports(1)[0];
+        let publish = format!("{port}:80");
+        ok(&[
+            "run",
+            "-d",
+            "--name",
+            "published",
+            "-p",
+            &publish,
+            "--image",
+            "web",
+            "--",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/var/www",
+        ]);
+        assert!(ok(&["ps"]).contains(&format!("127.0.0.1:{port}->80/tcp")));
+        let addr = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+        assert!(workshop::probes::wait_for_port(addr, Duration::from_secs(10)));
+        let page = workshop::probes::http_get(addr, Duration::from_secs(10)).unwrap();
+        assert!(page.contains("Hello from the web image"), "{page}");
+        let started = Instant::now();
+        ok(&["stop", "-t", "1", "published"]);
+        ok(&["rm", "published"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "stop and rm waited {:?}",
+            started.elapsed()
+        );
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "the forwarder outlived the container"
+        );
+    });
+}

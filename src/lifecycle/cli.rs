@@ -146,7 +146,11 @@ pub fn main(argv: &[String]) -> i32 {
 
 /// [`main`] with exercise 09's join swapped in.
 pub fn main_with(argv: &[String], mechanisms: crate::mechanisms::Mechanisms) -> i32 {
-    crate::signals::install();
+    // Only the verbs that run a container read signals from a signalfd (to pass them on, and for
+    // the monitor they fork); the others keep the default: Ctrl-C ends them at once.
+    if argv.first().is_some_and(|v| matches!(v.as_str(), "run" | "create" | "start" | "restart")) {
+        crate::signals::install();
+    }
     crate::narrate::init_color();
     let outcome = (|| -> anyhow::Result<i32> {
         let verb = argv.first().map(String::as_str).unwrap_or("help");

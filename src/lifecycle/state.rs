@@ -494,4 +494,40 @@ pub(crate) mod tests {
         assert_eq!(e, "No such container: web");
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    /// A writer killed at any moment (SIGKILL, here in the middle of a stream of saves) leaves the
+    /// old state or the new one, never half of one: the file is replaced by rename(2).
+    #[test]
+    fn a_state_file_killed_in_the_middle_of_a_write_still_reads() {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::{fork, ForkResult};
+        let dir = tempdir("crash");
+        let store = Store::at(&dir);
+        let mut state = sample("crash");
+        let lock = store.create(&state).unwrap();
+        // A long file, so that a kill often lands in the middle of writing it.
+        for i in 0..2000 {
+            state.resources.push(Resource::Link { name: format!("wsh-{i:06}") });
+        }
+        for round in 0..20u64 {
+            // SAFETY: the child only saves (no allocation of errors on success) and is killed.
+            match unsafe { fork() }.unwrap() {
+                ForkResult::Child => loop {
+                    let _ = store.save(&lock, &state);
+                },
+                ForkResult::Parent { child } => {
+                    std::thread::sleep(std::time::Duration::from_micros(500 + round * 250));
+                    kill(child, Signal::SIGKILL).unwrap();
+                    nix::sys::wait::waitpid(child, None).unwrap();
+                }
+            }
+            let read = store.load(&state.id).unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+            assert_eq!(read.id, state.id);
+            let listing = store.list().unwrap();
+            assert!(listing.unreadable.is_empty(), "{:?}", listing.unreadable);
+            assert_eq!(listing.containers.len(), 1);
+        }
+        drop(lock);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

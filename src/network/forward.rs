@@ -67,11 +67,34 @@ pub fn start(host_port: u16, target: SocketAddrV4) -> anyhow::Result<Forwarder> 
             // SAFETY: PR_SET_PDEATHSIG takes integers.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
             crate::runtime::record::close_in_child();
+            let listener = keep_only(listener);
             serve(listener, target);
             // SAFETY: _exit is always safe; guards copied from the parent must not run here.
             unsafe { libc::_exit(0) }
         }
         ForkResult::Parent { child } => Ok(Forwarder { pid: child, listen }),
+    }
+}
+
+/// In the forked forwarder: closes every descriptor but the listener, and points 0, 1 and 2 at
+/// /dev/null (it prints nothing). The forwarder never execs, so close-on-exec protects nothing
+/// here, and a descriptor it kept would keep its meaning for as long as it lives: a stage 09
+/// container's flock (every later verb on the container would wait for it), the pipe its `start`
+/// waits on, a caller's stdout that someone reads to its end.
+fn keep_only(listener: TcpListener) -> TcpListener {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let fd = listener.into_raw_fd();
+    // SAFETY: this process owns every descriptor it closes here; fd 3 then holds the listener.
+    unsafe {
+        if fd != 3 {
+            libc::dup2(fd, 3);
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for std in 0..3 {
+            libc::dup2(null, std);
+        }
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        TcpListener::from_raw_fd(3)
     }
 }
 
