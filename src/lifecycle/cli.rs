@@ -171,17 +171,19 @@ pub fn main_with(argv: &[String], mechanisms: crate::mechanisms::Mechanisms) -> 
         match verb {
             "run" | "create" => {
                 let (spec, detach) = parse_spec(&argv[1..]).map_err(engine::fail)?;
-                let state = engine::create(&store, &spec)?;
+                let (state, configured) = engine::create_configured(&store, &spec)?;
                 if verb == "create" {
                     println!("{}", state.id);
                     return Ok(0);
                 }
                 if detach {
+                    // The monitor is a fork of its own: it makes its run's lease and cgroup itself.
+                    drop(configured);
                     engine::start(&store, &state.id, false)?;
                     println!("{}", state.id);
                     return Ok(0);
                 }
-                Ok(engine::start(&store, &state.id, true)?.map_or(0, Exit::code))
+                Ok(engine::run_attached(&store, &state.id, configured)?.code())
             }
             _ => {
                 let parsed = Verb::try_parse_from(

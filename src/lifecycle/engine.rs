@@ -76,22 +76,45 @@ fn stage_args(flags: &[String], command: &[String]) -> anyhow::Result<StageArgs>
 /// The container's configuration, built from its flags by the same code as every stage's.
 fn configure(state: &ContainerState) -> anyhow::Result<(container::Config, Cleanup)> {
     let args = stage_args(&state.flags, &state.command)?;
-    let (mut config, held) = crate::runtime::configure::configure(&args)?;
+    let (config, held) = crate::runtime::configure::configure(&args)?;
+    Ok((as_kept(config, &args, state), held))
+}
+
+/// A stage's configuration made this container's: its names, its kept layer, its hostname.
+fn as_kept(
+    mut config: container::Config,
+    args: &StageArgs,
+    state: &ContainerState,
+) -> container::Config {
     config.tag = Some(tag(&state.id));
     config.keep_layer = true;
     if args.rootfs.as_ref().is_none_or(|r| r.hostname.is_none()) {
         // As Docker: the hostname is the short id, the same for every run of the container.
         config.hostname = Some(state.id.short().to_string());
     }
-    Ok((config, held))
+    config
+}
+
+/// A configuration already made for this container by this process (`run`: the one `create`
+/// made), so that the monitor does not make it again (the seccomp filter alone takes ~10 ms).
+pub struct Configured {
+    config: container::Config,
+    held: Cleanup,
 }
 
 // ANCHOR: create
 /// `create`: checks every flag (as a run would), records the container and makes its layer.
 pub fn create(store: &Store, spec: &Spec) -> anyhow::Result<ContainerState> {
+    create_configured(store, spec).map(|(state, _)| state)
+}
+
+/// [`create`], and the configuration it made, for a `run` that starts the container at once.
+pub fn create_configured(
+    store: &Store,
+    spec: &Spec,
+) -> anyhow::Result<(ContainerState, Configured)> {
     let args = stage_args(&spec.flags, &spec.command)?;
     let (config, held) = crate::runtime::configure::configure(&args)?;
-    drop(held);
     let overlay = config.overlay.as_ref().context("stage 09 builds on stage 07's images")?;
     let command = if spec.command.is_empty() {
         overlay.image.config.cmd.clone()
@@ -131,7 +154,8 @@ pub fn create(store: &Store, spec: &Spec) -> anyhow::Result<ContainerState> {
     state.upper_dir = Some(layer.upper.clone());
     state.resources.push(Resource::ContainerLayer { dir: layer.dir.clone() });
     store.save(&lock, &state)?;
-    Ok(state)
+    let config = as_kept(config, &args, &state);
+    Ok((state, Configured { config, held }))
 }
 // ANCHOR_END: create
 
@@ -144,7 +168,7 @@ pub fn start(store: &Store, id: &ContainerId, attach: bool) -> anyhow::Result<Op
         return Ok(None); // as Docker: starting a running container changes nothing
     }
     if attach {
-        return monitor(store, lock, None).map(Some);
+        return monitor(store, lock, None, None).map(Some);
     }
     let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("create a pipe")?;
     let log = store.dir(id).join(LOG_FILE);
@@ -155,7 +179,7 @@ pub fn start(store: &Store, id: &ContainerId, attach: bool) -> anyhow::Result<Op
             crate::runtime::record::forget_inherited();
             let code = match detach(&log) {
                 Err(e) => report_failure(&tx, &e),
-                Ok(()) => match monitor(store, lock, Some(&tx)) {
+                Ok(()) => match monitor(store, lock, Some(&tx), None) {
                     Ok(exit) => exit.code(),
                     Err(e) => report_failure(&tx, &e),
                 },
@@ -203,6 +227,17 @@ pub fn start(store: &Store, id: &ContainerId, attach: bool) -> anyhow::Result<Op
     }
 }
 
+/// `run` without `-d`: this process is the monitor of the container it has just created, with the
+/// configuration `create` made.
+pub fn run_attached(
+    store: &Store,
+    id: &ContainerId,
+    configured: Configured,
+) -> anyhow::Result<Exit> {
+    let lock = store.lock(id)?;
+    monitor(store, lock, None, Some(configured))
+}
+
 /// The detached monitor leaves the terminal's session and writes everything to the log.
 fn detach(log: &std::path::Path) -> anyhow::Result<()> {
     nix::unistd::setsid().context("setsid")?;
@@ -229,10 +264,18 @@ fn report_failure(tx: &OwnedFd, e: &anyhow::Error) -> i32 {
 /// The monitor: makes the container with the stages' code, records it running, waits for its
 /// exit, undoes what the run made on the host and records the exit code. `started` hears "ok"
 /// once the container runs (detached `start`).
-fn monitor(store: &Store, lock: ContainerLock, started: Option<&OwnedFd>) -> anyhow::Result<Exit> {
+fn monitor(
+    store: &Store,
+    lock: ContainerLock,
+    started: Option<&OwnedFd>,
+    configured: Option<Configured>,
+) -> anyhow::Result<Exit> {
     let id = lock.id().clone();
     let mut state = store.load(&id)?;
-    let (config, held) = configure(&state)?;
+    let (config, held) = match configured {
+        Some(c) => (c.config, c.held),
+        None => configure(&state)?,
+    };
     let mut running = container::spawn(&config, &state.command, Stdio::Inherit)?;
     // v1: a freezer cgroup for pause, joined while the container still waits.
     let mut extra = Cleanup::new();
