@@ -426,7 +426,10 @@ fn fallback_tunnels_on_host() -> String {
 
 /// The page a web server at `addr` serves (the body of an HTTP/1.0 GET).
 fn page_at(addr: SocketAddrV4) -> anyhow::Result<String> {
-    Ok(probes::body(&probes::http_get(addr, PATIENCE)?).to_string())
+    let response = anyhow::Context::with_context(probes::http_get(addr, PATIENCE), || {
+        format!("fetch the page at {addr}")
+    })?;
+    Ok(probes::body(&response).to_string())
 }
 
 /// Accepts one connection within a few seconds; a stop signal ends the wait (and the demo) cleanly.

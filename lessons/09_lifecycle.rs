@@ -253,7 +253,11 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     let read = || {
         std::fs::read_to_string(&count_file).unwrap_or_default().trim().parse::<u64>().unwrap_or(0)
     };
-    std::thread::sleep(Duration::from_millis(150));
+    // Paused once it is counting (a loaded machine may take a moment to start it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     engine::pause(&store, &counter.id, true)?;
     let frozen = read();
     std::thread::sleep(Duration::from_millis(200));

@@ -98,9 +98,7 @@ fn an_unknown_remap_user_is_one_clear_line() {
 #[test]
 fn the_earlier_stages_still_hold() {
     let Some(_s) = common::root_and_serial() else { return };
-    for check in facts::checks_for(workshop::Stage::User) {
-        (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name));
-    }
+    common::every_check_holds(workshop::Stage::User, bin());
 }
 
 #[test]

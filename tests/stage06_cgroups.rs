@@ -178,9 +178,7 @@ fn bad_limits_are_one_line_and_leave_nothing() {
 #[test]
 fn the_earlier_stages_still_hold() {
     let Some(_s) = common::root_and_serial() else { return };
-    for check in facts::checks_for(workshop::Stage::Cgroups) {
-        (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name));
-    }
+    common::every_check_holds(workshop::Stage::Cgroups, bin());
 }
 
 #[test]

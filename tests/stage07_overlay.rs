@@ -8,23 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use workshop::facts::{self, Live};
 
-stage_binary!("07_overlay");
-
-#[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
+stage_binary_and_demo_snapshot!("07_overlay");
 
 #[test]
 fn the_overlay_facts_and_the_earlier_stages_hold() {
     let Some(_s) = common::root_and_serial() else { return };
-    for check in facts::checks_for(workshop::Stage::Overlay) {
-        common::leaves_host_as_found(|| {
-            (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name))
-        });
-    }
+    common::every_check_holds(workshop::Stage::Overlay, bin());
 }
 
 /// The upper dir of a running container, from its mountinfo.

@@ -7,27 +7,16 @@ mod common;
 use std::path::Path;
 use workshop::facts::{self, Live};
 
-stage_binary!("08_security");
+stage_binary_and_demo_snapshot!("08_security");
 
 fn stage07() -> &'static Path {
     common::lesson_bin(workshop::Stage::Overlay)
 }
 
 #[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
-
-#[test]
 fn the_security_facts_and_the_earlier_stages_hold() {
     let Some(_s) = common::root_and_serial() else { return };
-    for check in facts::checks_for(workshop::Stage::Security) {
-        common::leaves_host_as_found(|| {
-            (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name))
-        });
-    }
+    common::every_check_holds(workshop::Stage::Security, bin());
 }
 
 /// Each attack: it must work at 07 (or the test proves nothing), and fail at 08 with the flags

@@ -9,25 +9,14 @@ mod common;
 use std::time::{Duration, Instant};
 use workshop::facts::{self, Outcome};
 
-stage_binary!("09_lifecycle");
-
-#[test]
-fn demo_output_is_as_recorded() {
-    let Some(_s) = common::root_and_serial() else { return };
-    let output = common::leaves_host_as_found(|| common::demo_output(bin()));
-    insta::assert_snapshot!("demo", output);
-}
+stage_binary_and_demo_snapshot!("09_lifecycle");
 
 /// The lesson contract holds at 09 too: `-- CMD` runs CMD in a container of every earlier stage's
 /// making, and every fact check of 01-08 passes.
 #[test]
 fn the_earlier_stages_facts_hold_through_the_lesson_contract() {
     let Some(_s) = common::root_and_serial() else { return };
-    for check in facts::checks_for(workshop::Stage::Lifecycle) {
-        common::leaves_host_as_found(|| {
-            (check.run)(bin()).unwrap_or_else(|e| panic!("{}: {e}", check.name))
-        });
-    }
+    common::every_check_holds(workshop::Stage::Lifecycle, bin());
 }
 
 fn nine(args: &[&str]) -> Outcome {
@@ -303,12 +292,15 @@ fn pause_freezes_a_counter_and_unpause_lets_it_go_on() {
             "-c",
             "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done",
         ]);
-        std::thread::sleep(Duration::from_millis(200));
+        let upper = inspect("counter")["upper_dir"].as_str().unwrap().to_string();
+        let n = || std::fs::read_to_string(format!("{upper}/tmp/n")).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while n().trim().parse::<u64>().unwrap_or(0) < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         ok(&["pause", "counter"]);
         let pid = pid_of("counter");
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let upper = inspect("counter")["upper_dir"].as_str().unwrap().to_string();
-        let n = || std::fs::read_to_string(format!("{upper}/tmp/n")).unwrap_or_default();
         let frozen_at = n();
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(n(), frozen_at, "the counter went on while paused ({state})");
@@ -365,5 +357,26 @@ fn a_published_port_answers_while_detached_and_the_container_stops_and_goes() {
             std::net::TcpStream::connect(addr).is_err(),
             "the forwarder outlived the container"
         );
+    });
+}
+
+/// A state directory that cannot be written (here a read-only tmpfs, in a mount namespace of the
+/// test's own so that the host's mount table never sees it): one line, 125, nothing made.
+#[test]
+fn a_state_directory_that_cannot_be_written_is_one_line_and_nothing_is_made() {
+    let Some(_s) = common::root_and_serial() else { return };
+    common::leaves_host_as_found(|| {
+        let dir = std::env::temp_dir().join(format!("ws-09-ro-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = format!(
+            "mount -t tmpfs -o ro tmpfs {dir} && WORKSHOP_STATE_DIR={dir} exec {bin} run --name ro -- true",
+            dir = dir.display(),
+            bin = bin().display()
+        );
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]).env("NO_COLOR", "1");
+        let out = facts::run_command(cmd);
+        std::fs::remove_dir(&dir).unwrap();
+        common::assert_one_clear_line(&out, 125, &["Read-only file system"]);
     });
 }

@@ -140,6 +140,14 @@ pub fn assert_one_clear_line(out: &Outcome, expected_status: i32, mentions: &[&s
     assert!(!out.stderr.contains("panicked"), "it panicked: {}", out.stderr);
 }
 
+/// Every fact check of `stage`, its own and every earlier stage's, against `bin`, each leaving the
+/// host as found.
+pub fn every_check_holds(stage: workshop::Stage, bin: &Path) {
+    for check in facts::checks_for(stage) {
+        leaves_host_as_found(|| (check.run)(bin).unwrap_or_else(|e| panic!("{}: {e}", check.name)));
+    }
+}
+
 /// Runs `f` and asserts that the host is exactly as before: mounts, /tmp, target/workshop, hostname.
 pub fn leaves_host_as_found<T>(f: impl FnOnce() -> T) -> T {
     let before = HostState::capture();
