@@ -272,16 +272,25 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     // The same attack twice with CAP_SYS_ADMIN given back: Docker's seccomp profile then allows
     // mount(2) too, so only an AppArmor profile is left to refuse it.
     let host = apparmor::Host::detect();
-    let script = "cat /proc/self/attr/current 2>/dev/null || echo none; mount -t tmpfs none /mnt 2>&1; echo \"@$?\"";
+    // The label ends with a newline under AppArmor but with a NUL and no newline under SELinux
+    // ("kernel" before a policy is loaded): the echo ends its line either way.
+    let script = "cat /proc/self/attr/current 2>/dev/null; echo; mount -t tmpfs none /mnt 2>&1; echo \"@$?\"";
     let mut runs = Vec::new();
     for extra in [&["--security-opt", "apparmor=unconfined"][..], &[]] {
         let flags = [&["--cap-add", "SYS_ADMIN"][..], extra].concat();
         runs.push(l.run_with(&with_flags(&base, &flags)?, &["sh", "-c", script])?.output);
     }
     let parse = |out: &str| {
-        let profile = out.lines().next().unwrap_or("none").trim_end_matches('\0').to_string();
+        let label =
+            out.lines().next().unwrap_or("").trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        let profile = if label.is_empty() { "none".to_string() } else { label.to_string() };
         let worked = out.lines().any(|line| line == "@0");
-        let said = out.lines().nth(1).filter(|l| !l.starts_with('@')).unwrap_or("").to_string();
+        let said = out
+            .lines()
+            .skip(1)
+            .find(|l| !l.trim().is_empty() && !l.starts_with('@'))
+            .unwrap_or("")
+            .to_string();
         (profile, worked, said)
     };
     let (free, confined) = (parse(&runs[0]), parse(&runs[1]));
