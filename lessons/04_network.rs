@@ -25,7 +25,7 @@ const DEMO_PORTS: [u16; 2] = [8080, 8081];
 /// How long to wait for a server in a container to answer: it answers in milliseconds, but an
 /// emulated machine (the test VM) or a loaded one can take seconds, and waiting costs nothing
 /// when it does answer.
-const PATIENCE: Duration = Duration::from_secs(10);
+const PATIENCE: Duration = Duration::from_secs(30);
 /// The bridge's block: the bridge, its two web servers and a client.
 const BRIDGE_BLOCK: u8 = 29;
 /// Where the host listens for the container, on the gateway address that only our veth has.
@@ -246,7 +246,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("Everything is removed: the host's links, addresses, routes and qdiscs are as before");
     // The kernel deletes each container's veth pair with its network namespace, a moment after
     // the container's last process: give it that moment.
-    network::settle_links(&host_before.link_names(), Duration::from_secs(10));
+    network::settle_links(&host_before.link_names(), Duration::from_secs(30));
     let host_after = HostNetwork::capture()?;
     let n = &mut l.narrator;
     n.views_header();

@@ -260,7 +260,7 @@ impl HostState {
     /// The host's state once the kernel has finished removing the links of containers that have
     /// ended (it deletes a veth pair with its network namespace, a moment after the container).
     pub fn capture_settled(before: &HostState) -> HostState {
-        crate::network::settle_links(&before.links, Duration::from_secs(10));
+        crate::network::settle_links(&before.links, Duration::from_secs(30));
         Self::capture()
     }
 

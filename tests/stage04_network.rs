@@ -15,9 +15,12 @@ fn bin() -> &'static Path {
 
 /// Runs `f` and asserts that the host's links, addresses, routes and qdiscs are as before.
 fn leaves_network_as_found<T>(f: impl FnOnce() -> T) -> T {
+    // The kernel deletes an ended container's veth a moment later, with its network namespace
+    // (seconds, under emulation): let the last test's go before taking the picture.
+    workshop::network::settle_links(&[], std::time::Duration::from_secs(30));
     let before = HostNetwork::capture().unwrap();
     let result = common::leaves_host_as_found(f);
-    workshop::network::settle_links(&before.link_names(), std::time::Duration::from_secs(10));
+    workshop::network::settle_links(&before.link_names(), std::time::Duration::from_secs(30));
     assert_eq!(HostNetwork::capture().unwrap(), before, "the host's network changed");
     result
 }
