@@ -8,15 +8,11 @@
 //!   others, `ws-TAG` beneath the caller's, joined while the container's process still waits
 //!   (so that everything it ever runs is in it). `freezer.state` goes THAWED → FREEZING → FROZEN.
 
-use crate::cgroups::cgroup::CgroupDir;
+use crate::cgroups::CgroupDir;
 use crate::cgroups::{Cgroup, Version};
 use crate::runtime::{Cleanup, Resource};
 use anyhow::Context;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Where the v1 freezer tree is mounted, on every distribution that has one.
-const V1_FREEZER: &str = "/sys/fs/cgroup/freezer";
 
 // ANCHOR: prepare
 /// On v1, a freezer cgroup for the container `name` (`ws-TAG`) with process `pid` in it, made in
@@ -28,11 +24,14 @@ pub fn prepare(
     pid: i32,
     cleanup: &mut Cleanup,
 ) -> anyhow::Result<Option<Cgroup>> {
-    let v1_freezer = Path::new(V1_FREEZER).join("cgroup.procs").exists();
-    if own.is_some_and(|c| c.version == Version::V2) || !v1_freezer {
+    if own.is_some_and(|c| c.version == Version::V2) {
         return Ok(None);
     }
-    let dir = callers_freezer_dir().join(name);
+    // Beneath the caller's own directory of the freezer tree, as stage 06 places the others.
+    let host = crate::cgroups::CgroupHost::real();
+    let Ok(tree) = host.v1_hierarchy("freezer") else { return Ok(None) };
+    let own_path = host.v1_own_path("freezer").unwrap_or_default();
+    let dir = crate::cgroups::detect::join_cgroup_path(&tree, &own_path).join(name);
     let cgroup = Cgroup {
         version: Version::V1,
         dirs: vec![CgroupDir { controllers: vec!["freezer".into()], path: dir.clone() }],
@@ -46,19 +45,6 @@ pub fn prepare(
     Ok(Some(cgroup))
 }
 // ANCHOR_END: prepare
-
-/// The caller's directory in the v1 freezer tree (`N:freezer:/path` in /proc/self/cgroup), so the
-/// container's freezer cgroup nests beneath it as its other cgroups do.
-fn callers_freezer_dir() -> PathBuf {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let path = own
-        .lines()
-        .filter_map(|l| l.split_once(':').and_then(|(_, rest)| rest.split_once(':')))
-        .find(|(controllers, _)| controllers.split(',').any(|c| c == "freezer"))
-        .map(|(_, path)| path.trim_start_matches('/').to_string())
-        .unwrap_or_default();
-    Path::new(V1_FREEZER).join(path)
-}
 
 // ANCHOR: freeze
 /// Freezes (`true`) or thaws the container whose cgroups are `cgroups`, and waits until the
