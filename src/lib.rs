@@ -20,6 +20,7 @@ pub mod namespaces;
 pub mod narrate;
 pub mod netlink;
 pub mod network;
+pub mod oci;
 pub mod overlay;
 pub mod privileges;
 pub mod probes;

@@ -66,6 +66,25 @@ impl Opened {
     pub fn kinds(&self) -> Vec<&'static str> {
         self.namespaces.iter().map(|(k, _, _)| *k).collect()
     }
+
+    /// Joins them all with the library's [`join_namespaces`] and enters the container's root:
+    /// what both 09's `exec` and the OCI runtime's `exec` do in their forked joiner.
+    pub fn enter(&self) -> Result<(), String> {
+        let namespaces: Vec<Namespace> = self
+            .namespaces
+            .iter()
+            .map(|(kind, flag, fd)| Namespace { kind, flag: *flag, fd: fd.as_fd() })
+            .collect();
+        join_namespaces(&namespaces)?;
+        self.enter_root()
+    }
+
+    fn enter_root(&self) -> Result<(), String> {
+        nix::unistd::fchdir(&self.root)
+            .and_then(|()| nix::unistd::chroot("."))
+            .and_then(|()| nix::unistd::chdir("/"))
+            .map_err(|e| format!("enter the container's root directory: {}", e.desc()))
+    }
 }
 
 // ANCHOR: open
@@ -195,14 +214,8 @@ fn join_and_exec(
         Some(student) => join_by(student, &namespaces),
         None => join_namespaces(&namespaces),
     };
-    if let Err(e) = joined {
+    if let Err(e) = joined.and_then(|()| opened.enter_root()) {
         return (125, e);
-    }
-    if let Err(e) = nix::unistd::fchdir(&opened.root)
-        .and_then(|()| nix::unistd::chroot("."))
-        .and_then(|()| nix::unistd::chdir("/"))
-    {
-        return (125, format!("enter the container's root directory: {}", e.desc()));
     }
     // SAFETY: as above; the command's side only makes system calls before execve.
     match unsafe { fork() } {

@@ -99,6 +99,24 @@ pub struct ContainerState {
     /// `--rm`: removed by its monitor when it exits.
     #[serde(default)]
     pub auto_remove: bool,
+    /// A container an engine made through the OCI runtime interface (see [`crate::oci`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciRecord>,
+}
+
+/// What the OCI interface keeps beside the rest: the bundle it was made from, the engine's
+/// annotations, the hooks still to run (poststart at `start`, poststop at `delete`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciRecord {
+    /// The id the engine gave it (any string runc accepts), also its `name`.
+    pub id: String,
+    pub bundle: PathBuf,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// config.json's `hooks`, as JSON.
+    #[serde(default)]
+    pub hooks: Option<serde_json::Value>,
 }
 
 impl ContainerState {
@@ -120,6 +138,7 @@ impl ContainerState {
             upper_dir: None,
             flags: Vec::new(),
             auto_remove: false,
+            oci: None,
         }
     }
 }
@@ -140,6 +159,14 @@ pub struct ContainerLock {
 impl ContainerLock {
     pub fn id(&self) -> &ContainerId {
         &self.id
+    }
+
+    /// The lock's descriptor, for a child that must not hold the lock on (a flock belongs to
+    /// every copy of the descriptor: a container process that kept one would lock its own
+    /// container until it exits).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._lock.file().as_raw_fd()
     }
 }
 

@@ -380,6 +380,20 @@ impl Cleanup {
         failures
     }
 
+    /// Hands everything over to a longer-lived owner (an OCI container's state, undone by
+    /// `delete`): struck off this run's record without being undone, oldest first.
+    pub fn hand_over(&mut self) -> Vec<Resource> {
+        let owned = std::mem::take(&mut self.owned);
+        owned
+            .into_iter()
+            .map(|o| {
+                let r = o.resource().clone();
+                o.forget();
+                r
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.owned.len()
     }
