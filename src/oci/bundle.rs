@@ -319,7 +319,7 @@ pub fn seccomp(spec: &Spec) -> anyhow::Result<Option<crate::security::seccomp::C
         kernel: crate::security::profile::running_kernel(),
     };
     let resolved = profile.resolve(&target)?;
-    Ok(Some(crate::security::seccomp::compile(&resolved)?))
+    Ok(Some(crate::security::seccomp::compile_with(&resolved, false)?))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use super::log::Format;
 use crate::lifecycle::state::Store;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -119,6 +120,17 @@ pub enum Op {
     Features,
     /// Every container in --root, one line each.
     List,
+    /// Write a starting config.json into the bundle directory (as `runc spec` does).
+    Spec {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        /// The root filesystem, relative to the bundle or absolute.
+        #[arg(long, default_value = "rootfs")]
+        rootfs: String,
+        /// The process's arguments [default: sh].
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Runs the command line; the exit code to return.
@@ -134,6 +146,16 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         return Err(super::fail(
             "workshop-runc runs containers as root only: run it (and the engine) with sudo",
         ));
+    }
+    if let Op::Spec { bundle, rootfs, args } = &args.op {
+        let argv = if args.is_empty() { vec!["sh".to_string()] } else { args.clone() };
+        let file = bundle.join("config.json");
+        if file.exists() {
+            return Err(super::fail(format!("{} exists already: remove it first", file.display())));
+        }
+        let text = serde_json::to_string_pretty(&super::spec::default_spec(rootfs, &argv))?;
+        std::fs::write(&file, text + "\n").with_context(|| format!("write {}", file.display()))?;
+        return Ok(0);
     }
     let root = args.root.clone().unwrap_or_else(super::default_root);
     let store = Store::at(&root);
@@ -187,6 +209,7 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             print!("{}", super::ops::ps(&store, &id, format == "json", &ps_args)?)
         }
         Op::Features => println!("{}", super::ops::features()),
+        Op::Spec { .. } => unreachable!("handled above"),
         Op::List => {
             println!("{:<40} {:<8} {:<8} BUNDLE", "ID", "PID", "STATUS");
             for c in store.list()?.containers.iter().filter(|c| c.oci.is_some()) {

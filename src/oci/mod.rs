@@ -35,6 +35,7 @@ pub mod log;
 pub mod mounts;
 pub mod ops;
 pub mod process;
+pub mod spec;
 
 /// The runtime spec version this runtime follows.
 pub const OCI_VERSION: &str = "1.0.2";

@@ -180,6 +180,13 @@ fn arch_guard(arch: &str) -> BpfProgram {
 /// error (a typing mistake must not silently allow or deny); a name only other architectures
 /// have is skipped, as libseccomp does.
 pub fn compile(profile: &Resolved) -> anyhow::Result<Compiled> {
+    compile_with(profile, true)
+}
+
+/// [`compile`], with `strict` false for a profile an engine wrote (the OCI runtime's): there a
+/// name this machine's tables lack is skipped, as runc and libseccomp skip it, since engines
+/// list calls of architectures the workshop has no table for (`pciconfig_iobase`).
+pub fn compile_with(profile: &Resolved, strict: bool) -> anyhow::Result<Compiled> {
     let (arch, table) = native_table()?;
     let numbers: BTreeMap<&str, i64> = parse_table(table).collect();
     // verdict → nr → None (always) or the alternatives (each an AND of conditions).
@@ -201,7 +208,7 @@ pub fn compile(profile: &Resolved) -> anyhow::Result<Compiled> {
         };
         for name in &rule.names {
             let Some(&nr) = numbers.get(name.as_str()) else {
-                if !is_known_syscall(name) {
+                if strict && !is_known_syscall(name) {
                     bail!(
                         "--security-opt seccomp: the profile names {name:?}, which is no system \
                          call; check its spelling against syscalls(2)"
