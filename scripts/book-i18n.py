@@ -8,6 +8,7 @@ tools do not do. Run by scripts/book, not by hand; each subcommand says what it 
   admonitions [supports RENDERER]            an mdBook preprocessor run after gettext (see below)
   compare EN_DIR XX_DIR                      pages that differ after an untranslated round trip
   anchors BOOK_DIR                           links to a #fragment that no element has
+  lint SRC_DIR                               English words in HTML blocks, which no message holds
 
 Only the standard library: the machine's python3 is enough.
 """
@@ -170,6 +171,37 @@ def filter_pot(src_dir, title):
     kept = len(out) - 2  # less the header and the title
     print(f"{kept + 1} messages (the title and {kept} from the book); {dropped} from code blocks "
           "left out", file=sys.stderr)
+
+
+# --- lint: words that gettext cannot see --------------------------------------------------------
+
+HTML_TEXT = re.compile(r"^[ \t]*<(summary|p|div|span|li|td|th|dt|dd|caption|figcaption|h[1-6])\b[^>]*>(.*)$")
+
+
+def lint(src_dir):
+    """Lines of the English pages whose words no message holds: a line that starts with an HTML
+    block tag is copied as it is, so `<summary>Solution</summary>` would stay English in every
+    edition. Write the words as Markdown between blank lines instead."""
+    found = []
+    for name in sorted(os.listdir(src_dir)):
+        if not name.endswith(".md"):
+            continue
+        path = os.path.join(src_dir, name)
+        code = code_lines(path)
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                m = HTML_TEXT.match(line)
+                if n in code or not m or "{{#" in line:
+                    continue
+                if re.search(r"[A-Za-z]", re.sub(r"<[^>]*>", "", m.group(2))):
+                    found.append(f"src/{name}:{n}: {line.strip()}")
+    for line in found:
+        print("  " + line, file=sys.stderr)
+    if found:
+        print("  words in an HTML block are never translated: put them on a line of their own, with "
+              "a blank line before and after (<summary>, blank line, Solution, blank line, </summary>)",
+              file=sys.stderr)
+    return 1 if found else 0
 
 
 # --- title ----------------------------------------------------------------------------------------
@@ -344,6 +376,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "filter-pot":
         return filter_pot(*args) or 0
+    if cmd == "lint":
+        return lint(*args)
     if cmd == "title":
         return title(*args) or 0
     if cmd == "status":
