@@ -150,7 +150,9 @@ def filter_pot(src_dir, title):
     out, dropped = [], 0
     for e in entries:
         if e.is_header:
-            out.append("\n".join(e.raw))
+            # No POT-Creation-Date: msgmerge would copy each extraction's time into ko.po's
+            # header, and two translators' branches would always conflict on that line.
+            out.append("\n".join(line for line in e.raw if not line.startswith('"POT-Creation-Date:')))
             out.append(
                 "#. The book's title (book.toml: [book] title), for the edition's page titles and "
                 "menu bar\n#: book.toml\nmsgid " + json.dumps(title, ensure_ascii=False)
