@@ -2,7 +2,7 @@
 """The Python half of scripts/book: the parts of the book's translation workflow that gettext's own
 tools do not do. Run by scripts/book, not by hand; each subcommand says what it does below.
 
-  filter-pot SRC_DIR TITLE < RAW_POT > POT   the message template, without code-block text
+  filter-pot SRC_DIR TITLE DATE < RAW > POT  the message template, without code-block text
   title PO TITLE                             the translation of the book's title, or TITLE
   status POT PO MERGED [--report]            counts, staleness and per-chapter progress
   admonitions [supports RENDERER]            an mdBook preprocessor run after gettext (see below)
@@ -129,7 +129,7 @@ def code_lines(path):
     return lines
 
 
-def filter_pot(src_dir, title):
+def filter_pot(src_dir, title, created):
     """Reads the template mdbook-xgettext wrote (with line numbers) on stdin and writes it back
     without the messages that come only from fenced code blocks (commands, their comments and
     quoted arguments, program output: the Korean edition shows them as they are), with references
@@ -150,9 +150,12 @@ def filter_pot(src_dir, title):
     out, dropped = [], 0
     for e in entries:
         if e.is_header:
-            # No POT-Creation-Date: msgmerge would copy each extraction's time into ko.po's
-            # header, and two translators' branches would always conflict on that line.
-            out.append("\n".join(line for line in e.raw if not line.startswith('"POT-Creation-Date:')))
+            # POT-Creation-Date is the time of the English pages' last commit, not of this run:
+            # msgmerge copies it into ko.po's header, and two translators' branches would always
+            # conflict on that line. (mdbook-gettext needs the field to be there.)
+            out.append("\n".join(
+                f'"POT-Creation-Date: {created}\\n"' if line.startswith('"POT-Creation-Date:') else line
+                for line in e.raw))
             out.append(
                 "#. The book's title (book.toml: [book] title), for the edition's page titles and "
                 "menu bar\n#: book.toml\nmsgid " + json.dumps(title, ensure_ascii=False)
