@@ -265,16 +265,16 @@ def status(pot_path, po_path, merged_path, report):
         if not items:
             return
         problems.append(label)
-        print(f"  {len(items)} {label} ({hint}), the first:", file=sys.stderr)
+        print(f"  {label}: {len(items)} ({hint}); the first:", file=sys.stderr)
         for e in items[:5]:
             print(f"    {', '.join(e.files()) or '?'}: {short(e.msgid)}", file=sys.stderr)
 
     print(f"translation check: {len(merged)} messages in the English book; "
           f"{len(done)} translated, {len(fuzzy)} fuzzy, {len(untranslated)} untranslated",
           file=sys.stderr)
-    show("messages of the English book missing from ko.po", missing,
+    show("messages of the English missing from ko.po", missing,
          "new or changed English: run scripts/book update, then translate them")
-    show("messages in ko.po that the English book no longer has", gone,
+    show("messages in ko.po that the English no longer has", gone,
          "run scripts/book update, which keeps their translations for the fuzzy matches")
     show("fuzzy", fuzzy, "the English changed: check the translation, then remove the fuzzy flag")
     show("untranslated", untranslated, "translate them")
