@@ -132,7 +132,8 @@ def code_lines(path):
 def filter_pot(src_dir, title, created):
     """Reads the template mdbook-xgettext wrote (with line numbers) on stdin and writes it back
     without the messages that come only from fenced code blocks (commands, their comments and
-    quoted arguments, program output: the Korean edition shows them as they are), with references
+    quoted arguments, program output: the Korean edition shows them as they are) or that have no
+    word outside code spans and link targets (nothing to translate), with references
     to files only (no line numbers: a paragraph added above one does not touch its entry), and with
     the book's title from book.toml as a message of its own."""
     entries = parse_po(sys.stdin.read())
@@ -147,7 +148,15 @@ def filter_pot(src_dir, title, created):
             cache[path] = code_lines(path) if os.path.exists(path) else set()
         return int(m.group(2)) in cache[path]
 
-    out, dropped = [], 0
+    def words(msgid):
+        """Whether a message has words to translate outside code spans, link targets and tags:
+        a table cell such as `01_pid`, [01](ch01-pid.md) or 126, 127 has none."""
+        text = re.sub(r"`[^`]*`", "", msgid)
+        text = re.sub(r"\]\([^)]*\)", "]", text)
+        text = re.sub(r"<[^>]*>", "", text)
+        return any(c.isalpha() for c in text)
+
+    out, dropped, wordless = [], 0, 0
     for e in entries:
         if e.is_header:
             # POT-Creation-Date is the time of the English pages' last commit, not of this run:
@@ -165,6 +174,9 @@ def filter_pot(src_dir, title, created):
         if e.refs and all(in_code(r) for r in e.refs):
             dropped += 1
             continue
+        if not words(e.msgid):
+            wordless += 1
+            continue
         lines = [line for line in e.raw if not line.startswith("#:")]
         files = e.files()
         if files:
@@ -174,8 +186,8 @@ def filter_pot(src_dir, title, created):
         out.append("\n".join(lines))
     sys.stdout.write("\n\n".join(out) + "\n")
     kept = len(out) - 2  # less the header and the title
-    print(f"{kept + 1} messages (the title and {kept} from the book); {dropped} from code blocks "
-          "left out", file=sys.stderr)
+    print(f"{kept + 1} messages (the title and {kept} from the book); left out: {dropped} from "
+          f"code blocks, {wordless} with no word outside code (`01_pid`, 126)", file=sys.stderr)
 
 
 # --- lint: words that gettext cannot see --------------------------------------------------------
