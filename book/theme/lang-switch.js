@@ -20,8 +20,21 @@
     link.textContent = names[other];
     link.title = lang === "ko" ? "Read this page in English" : "이 페이지를 한국어로 읽기";
     var buttons = document.querySelector("#mdbook-menu-bar .right-buttons");
-    if (buttons) {
+    var place = function () {
         buttons.insertBefore(link, buttons.firstChild);
+    };
+    if (!buttons) {
+        // Not a page of the book.
+    } else if (/^https?:$/.test(window.location.protocol)) {
+        // Served, the switch shows only when the other edition is there: `mdbook serve book`
+        // builds the English alone, scripts/book build both.
+        fetch(link.href, { method: "HEAD" }).then(function (response) {
+            if (response.ok) {
+                place();
+            }
+        }, function () {});
+    } else {
+        place();
     }
     if (lang === "ko") {
         // The page template's own words are English; the search box is the one a reader types in.
@@ -70,6 +83,17 @@
                 return Object.keys(found).map(function (ref) { return found[ref]; })
                     .sort(function (a, b) { return b.score - a.score; });
             };
+            // The index loads on its own: it may have come, and the search in the address
+            // (?search=) been done, before this script ran. Then search again, with the Korean
+            // look-up; twice, since the search box ignores the same words a second time.
+            var bar = document.getElementById("mdbook-searchbar");
+            if (window.search && window.search.index && bar && bar.value.trim() !== "") {
+                var words = bar.value;
+                bar.value = words + " " + words;
+                bar.dispatchEvent(new Event("keyup"));
+                bar.value = words;
+                bar.dispatchEvent(new Event("keyup"));
+            }
         }
     }
 })();
