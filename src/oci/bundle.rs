@@ -276,7 +276,7 @@ pub fn limits(spec: &Spec) -> anyhow::Result<Limits> {
 /// relative path or none nests the container beneath the caller's own cgroup, as every stage does.
 pub fn cgroup_place(spec: &Spec, id: &str) -> anyhow::Result<(Option<String>, String)> {
     let path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-    let Some(path) = path else { return Ok((None, format!("workshop-runc-{id}"))) };
+    let Some(path) = path else { return Ok((None, format!("ws-oci-{id}"))) };
     let text = path.to_string_lossy().to_string();
     if text.contains(':') {
         return Err(fail(format!(
@@ -398,7 +398,7 @@ mod tests {
         assert!(cgroup_place(&with("a/b"), "x").is_err());
         let e = cgroup_place(&with("machine.slice:libpod:abc"), "x").unwrap_err();
         assert!(e.to_string().contains("cgroupfs"), "{e}");
-        assert_eq!(cgroup_place(&spec(MINIMAL), "x").unwrap(), (None, "workshop-runc-x".into()));
+        assert_eq!(cgroup_place(&spec(MINIMAL), "x").unwrap(), (None, "ws-oci-x".into()));
     }
 
     #[test]
