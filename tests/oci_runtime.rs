@@ -527,3 +527,44 @@ fn features_says_what_the_runtime_implements() {
     assert!(v["linux"]["namespaces"].as_array().unwrap().len() >= 7);
     assert!(v["mountOptions"].as_array().unwrap().iter().any(|o| o == "rbind"));
 }
+
+/// What `workshop-runc spec` writes: chapter 10 shows it field by field.
+#[test]
+fn spec_writes_the_config_chapter_10_shows() {
+    let Some(_serial) = common::root_and_serial() else { return };
+    let dir = std::env::temp_dir().join(format!("ws-oci-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    ok(&["spec", "--bundle", dir.to_str().unwrap()]);
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    refused(&["spec", "--bundle", dir.to_str().unwrap()], &["exists already"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    insta::assert_snapshot!("spec", config);
+}
+
+/// The life of one container, operation by operation, as chapter 10 shows it: each command, its
+/// output, and what the container printed (on the stdout it inherited from `create`).
+#[test]
+fn a_containers_life_through_the_runtime_as_chapter_10_shows_it() {
+    let Some(_serial) = common::root_and_serial() else { return };
+    let b = Bundle::new("book", &["sh", "-c", "echo hello from PID $$ in $(hostname)"], |_| {});
+    let mut transcript = String::new();
+    let mut pid = String::new();
+    common::leaves_host_as_found(|| {
+        let mut say = |cmd: &str, out: &str| {
+            transcript.push_str(&format!("$ workshop-runc {cmd}\n{out}"));
+        };
+        pid = created(&b, "demo");
+        say("create --bundle BUNDLE --pid-file BUNDLE/pid demo", "");
+        say("state demo", &ok(&["state", "demo"]));
+        say("start demo", &ok(&["start", "demo"]));
+        wait_status("demo", "stopped");
+        say("state demo", &ok(&["state", "demo"]));
+        say("delete demo", &ok(&["delete", "demo"]));
+        let gone = runc(&["state", "demo"]);
+        say("state demo", &gone.stderr);
+    });
+    let printed = std::fs::read_to_string(b.dir.join("create.log")).unwrap();
+    transcript.push_str(&format!("\n# what the container printed, on create's stdout:\n{printed}"));
+    let transcript = transcript.replace(b.dir(), "BUNDLE").replace(pid.trim(), "PID");
+    insta::assert_snapshot!("lifecycle", transcript);
+}
