@@ -23,6 +23,7 @@ pub mod network;
 pub mod overlay;
 pub mod privileges;
 pub mod probes;
+pub mod quiz;
 pub mod rootfs;
 pub mod runtime;
 pub mod samples;

@@ -1,0 +1,127 @@
+//! The quiz and the book: each question's explanation ends with a section of a chapter, named by
+//! the anchor mdBook gives its heading.
+
+use std::path::Path;
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The heading a section link names (`ch02-mount-proc.md#the-idea` is "The idea"), from the
+/// chapter in `book/src`; `None` when the file or the heading is not there.
+pub fn section_title(section: &str) -> Option<String> {
+    let (file, anchor) = section.split_once('#')?;
+    let text = std::fs::read_to_string(workspace_root().join("book/src").join(file)).ok()?;
+    chapter_headings(&text).into_iter().find(|(a, _)| a == anchor).map(|(_, title)| title)
+}
+
+/// Every heading of a chapter's markdown, outside code blocks, with the anchor mdBook gives it
+/// (mdbook-html's `id_from_content`, made unique with `-1`, `-2` … as its `unique_id` does): the
+/// text without its markup, lower case, spaces to `-`, and only letters, digits, `_` and `-` kept.
+pub fn chapter_headings(markdown: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    let mut fence: Option<&str> = None;
+    for line in markdown.lines() {
+        let trimmed = line.trim_start();
+        for marker in ["```", "~~~"] {
+            if trimmed.starts_with(marker) {
+                fence = match fence {
+                    None => Some(marker),
+                    Some(open) if open == marker => None,
+                    other => other,
+                };
+            }
+        }
+        if fence.is_some() || !line.starts_with('#') {
+            continue;
+        }
+        let hashes = line.chars().take_while(|&c| c == '#').count();
+        let rest = &line[hashes..];
+        if hashes > 6 || !rest.starts_with(' ') {
+            continue;
+        }
+        let title = rest.trim().trim_end_matches('#').trim().to_string();
+        let id = id_from_content(&plain_text(&title));
+        let mut unique = id.clone();
+        let mut n = 0;
+        while !used.insert(unique.clone()) {
+            n += 1;
+            unique = format!("{id}-{n}");
+        }
+        out.push((unique, title));
+    }
+    out
+}
+
+/// A heading's text as mdBook renders it: code spans keep their text, links their text,
+/// emphasis markers go.
+fn plain_text(title: &str) -> String {
+    let mut s = String::new();
+    let mut chars = title.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' | '*' => {}
+            ']' if chars.peek() == Some(&'(') => {
+                // Skip the link's target.
+                for c in chars.by_ref() {
+                    if c == ')' {
+                        break;
+                    }
+                }
+            }
+            '[' => {}
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// mdbook-html 0.5's `id_from_content`.
+fn id_from_content(content: &str) -> String {
+    content
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|ch| {
+            if ch.is_alphanumeric() || ch == '_' || ch == '-' {
+                Some(ch)
+            } else if ch.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_are_mdbooks() {
+        let md = "# 01 · A process\n\n## The idea\n\n```sh\n# not a heading\n```\n\n\
+                  ### `sleep` as PID 1 ignores Ctrl-C\n\
+                  ### The PID namespace is for children, so `unshare` needs `--fork`\n\
+                  ## `ps` still shows the host: `/proc`\n\
+                  ## Without `lo`, not even 127.0.0.1 works\n\
+                  ## The root filesystem's owners: a choice\n\
+                  ## See [the demo](x.md)\n## The idea\n";
+        let anchors: Vec<String> = chapter_headings(md).into_iter().map(|(a, _)| a).collect();
+        assert_eq!(
+            anchors,
+            [
+                "01--a-process",
+                "the-idea",
+                "sleep-as-pid-1-ignores-ctrl-c",
+                "the-pid-namespace-is-for-children-so-unshare-needs---fork",
+                "ps-still-shows-the-host-proc",
+                "without-lo-not-even-127001-works",
+                "the-root-filesystems-owners-a-choice",
+                "see-the-demo",
+                "the-idea-1",
+            ]
+        );
+    }
+}
