@@ -1,10 +1,70 @@
-//! The quiz and the book: each question's explanation ends with a section of a chapter, named by
-//! the anchor mdBook gives its heading.
+//! The quiz in the book: each chapter's "Quiz: predict, then run" section includes
+//! `book/src/quiz/NN_topic.md`, which is rendered from the stage's quiz file, so the book shows the
+//! very questions the quiz asks and CI checks. A unit test fails when the checked-in file is not
+//! what the data renders (`WORKSHOP_UPDATE_QUIZ=1 cargo test --lib quiz` rewrites it).
+//!
+//! The markdown is plain paragraphs, lists and code blocks, so that the book's translation
+//! (gettext, one message per paragraph) can take it sentence by sentence.
 
-use std::path::Path;
+use super::run::Context;
+use super::{letter, Quiz};
+use crate::stage::Stage;
+use std::path::{Path, PathBuf};
 
 fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The rendered quiz of a stage, as checked in: `book/src/quiz/02_mount_proc.md`.
+pub fn book_file(stage: Stage) -> PathBuf {
+    workspace_root().join("book/src/quiz").join(format!("{}.md", stage.bin()))
+}
+
+/// A stage's quiz as the book shows it: each question with its command and options, and the
+/// answer, the explanation and the section to read in a `<details>` block, so that a reader
+/// predicts before looking.
+pub fn render_markdown(quiz: &Quiz) -> String {
+    let stage = quiz.stage;
+    let ctx = Context::for_book();
+    let mut md = String::new();
+    md.push_str(&format!(
+        "`cargo run -- quiz {:02}` asks these questions one at a time. After each prediction it \
+         runs the command in the stage's container on your machine and reads the answer from \
+         the real run. Predict first, then open the answer.\n",
+        stage.number()
+    ));
+    for (i, q) in quiz.questions.iter().enumerate() {
+        md.push_str(&format!("\n**Question {}.** {}\n\n```sh\n", i + 1, q.prompt.trim()));
+        if let Some(fixture) = q.host {
+            md.push_str(&format!("{}   # on the host\n", fixture.shell()));
+        }
+        for r in &q.run {
+            md.push_str(&format!("cargo run --bin {} -- {}\n", stage.bin(), ctx.fill(r)));
+        }
+        for r in &q.after {
+            md.push_str(&format!(
+                "cargo run --bin {} -- {}   # afterwards\n",
+                stage.bin(),
+                ctx.fill(r)
+            ));
+        }
+        md.push_str("```\n");
+        if q.is_choice() {
+            md.push('\n');
+            for (j, o) in q.options.iter().enumerate() {
+                md.push_str(&format!("- {}) {}\n", letter(j), o.text.trim()));
+            }
+        }
+        md.push_str("\n<details>\n<summary>Answer</summary>\n\n");
+        match q.answer_index().filter(|_| q.is_choice()) {
+            Some(j) => md.push_str(&format!("**{}) {}**\n\n", letter(j), q.options[j].text.trim())),
+            None => md.push_str(&format!("**{}**\n\n", q.answer.trim())),
+        }
+        md.push_str(&format!("{}\n\n", q.explain.trim()));
+        let title = section_title(&q.section).unwrap_or_else(|| q.section.clone());
+        md.push_str(&format!("Read more: [{title}]({}).\n\n</details>\n", q.section));
+    }
+    md
 }
 
 /// The heading a section link names (`ch02-mount-proc.md#the-idea` is "The idea"), from the

@@ -33,7 +33,7 @@ mod play;
 mod read;
 mod run;
 
-pub use book::chapter_headings;
+pub use book::{book_file, chapter_headings, render_markdown};
 pub use play::{check, interactive};
 pub use read::{fact, matches_whole};
 pub use run::{observe, Context, Observation};

@@ -53,6 +53,67 @@ fn every_section_link_names_a_chapter_and_one_of_its_headings() {
     }
 }
 
+/// The book's copy of each quiz is what the data renders. To rewrite them after changing a quiz:
+/// `WORKSHOP_UPDATE_QUIZ=1 cargo test --lib quiz`.
+#[test]
+fn the_book_shows_each_quiz_as_its_data_says() {
+    let update = std::env::var_os("WORKSHOP_UPDATE_QUIZ").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for stage in built_stages() {
+        let rendered = render_markdown(&load(stage).unwrap());
+        let file = book_file(stage);
+        if update {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &rendered).unwrap();
+            continue;
+        }
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(rendered.as_str()) {
+            stale.push(file.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the book's copy of a quiz is not what {} renders: {}. Rewrite it with \
+         `WORKSHOP_UPDATE_QUIZ=1 cargo test --lib quiz` and commit it",
+        "lessons/quiz/*.toml",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn each_chapter_includes_its_quiz_under_its_own_heading() {
+    for stage in built_stages() {
+        let chapter = std::fs::read_dir(book_src())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("ch{:02}-", stage.number())))
+            })
+            .unwrap_or_else(|| panic!("no chapter for {stage}"));
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        let include = format!("{{{{#include quiz/{}.md}}}}", stage.bin());
+        assert!(text.contains(&include), "{} does not have {include}", chapter.display());
+        let heading = "## Quiz: predict, then run";
+        let (before, after) = text
+            .split_once(heading)
+            .unwrap_or_else(|| panic!("{} has no {heading:?} section", chapter.display()));
+        assert!(
+            !before.contains(&include),
+            "{}: the include is above its heading",
+            chapter.display()
+        );
+        let section = after.split("\n## ").next().unwrap_or("");
+        assert!(
+            section.contains(&include),
+            "{}: the include is not in its section",
+            chapter.display()
+        );
+    }
+}
+
 #[test]
 fn a_quiz_file_with_a_mistake_is_refused_with_the_reason() {
     let ok = r#"
