@@ -53,7 +53,7 @@ impl Drop for CtrlCNoted {
 /// Runs a question for real, Ctrl-C noted rather than fatal.
 fn observe_noting_ctrl_c(bin: &Path, q: &Question, ctx: &Context) -> Observation {
     let _noted = CtrlCNoted::new();
-    observe(bin, q, ctx)
+    observe(bin, q, ctx, &|| INTERRUPTED.load(Ordering::SeqCst))
 }
 
 /// The stage's arguments as a person types them: `cargo run --bin 02_mount_proc -- ps -e`.
@@ -266,7 +266,15 @@ pub fn interactive(stage: Stage, input: &mut dyn BufRead) -> bool {
         }
         match &seen.fact {
             Ok(fact) => {
-                say(format!("  {} {}", "The kernel says:".bold(), kernel_says(q, fact)));
+                let says = kernel_says(q, fact);
+                match says.split_once("   (") {
+                    // A long line (a choice's text, then how it was read) is cut in two.
+                    Some((what, how)) if says.chars().count() > 80 => {
+                        say(format!("  {} {what}", "The kernel says:".bold()));
+                        say(format!("                   ({how}"));
+                    }
+                    _ => say(format!("  {} {says}", "The kernel says:".bold())),
+                }
                 match &prediction {
                     None => say(format!("  {} No prediction this time.", "–".yellow().bold())),
                     Some(p) if predicted_right(p, fact) => {

@@ -130,13 +130,21 @@ fn run_once(bin: &Path, args: &str) -> Result<Outcome, String> {
 }
 
 /// Runs a question for real with the stage binary `bin`: the host fixture, each run in order
-/// (stopping at one the stage itself could not do, status 125), then every `after` run, and reads
-/// the fact from what the kernel did.
-pub fn observe(bin: &Path, q: &Question, ctx: &Context) -> Observation {
+/// (stopping at one the stage itself could not do, status 125, or once `interrupted` says so),
+/// then every `after` run, and reads the fact from what the kernel did.
+pub fn observe(
+    bin: &Path,
+    q: &Question,
+    ctx: &Context,
+    interrupted: &dyn Fn() -> bool,
+) -> Observation {
     let mut runs = Vec::new();
     let fact = (|| {
         let _fixture = Fixture::make(q.host)?;
         for r in &q.run {
+            if interrupted() {
+                return Err("interrupted".to_string());
+            }
             let args = ctx.fill(r);
             let outcome = run_once(bin, &args)?;
             let failed = outcome.status == crate::cli::SETUP_FAILED;
