@@ -2,6 +2,7 @@
 //!
 //! With no arguments it is `doctor`: what this machine can do and which stages it can run. It also
 //! checks exercises (`check`), gives their hints one level at a time (`hint`), shows progress,
+//! quizzes a student on a stage, predict first and then run for real (`quiz`),
 //! measures a container against the course notes' claims (`measure`), builds the root filesystem (`rootfs`), lists stage 07's images (`images`) and removes what killed runs left (`cleanup`).
 //! `sample-output` records each demo's real output for the book.
 
@@ -42,6 +43,15 @@ enum Cmd {
         /// Forget the hints seen for this exercise; the next `hint` starts at the first again.
         #[arg(long)]
         reset: bool,
+    },
+    /// Predict, then run: questions about a stage, each answered by running it on this kernel.
+    Quiz {
+        /// The stage: 4, 04 or 04_network (with --check, default: every built stage).
+        stage: Option<String>,
+        /// Ask nothing: run every question and check that its recorded answer is what the kernel
+        /// does (CI runs this).
+        #[arg(long)]
+        check: bool,
     },
     /// Which exercises are done.
     Progress {
@@ -86,6 +96,7 @@ fn main() -> ExitCode {
             check(stage.as_deref(), if solutions { Track::Solutions } else { Track::Exercises })
         }
         Cmd::Hint { stage, all, reset } => hint(&stage, all, reset),
+        Cmd::Quiz { stage, check } => quiz(stage.as_deref(), check),
         Cmd::Progress { solutions } => {
             exercise::progress(if solutions { Track::Solutions } else { Track::Exercises })
         }
@@ -175,6 +186,43 @@ fn sample_output(stage: Option<&str>) -> bool {
         }
     }
     ok
+}
+
+fn quiz(stage: Option<&str>, check: bool) -> bool {
+    let stages: Vec<Stage> = match stage {
+        Some(s) => match Stage::parse(s).filter(|s| s.built()) {
+            Some(st) => vec![st],
+            None => {
+                eprintln!("error: there is no built stage {s:?}; give its number, like `cargo run -- quiz 04`");
+                return false;
+            }
+        },
+        None if check => Stage::ALL.into_iter().filter(|s| s.built()).collect(),
+        None => {
+            eprintln!("error: which stage? give its number, like `cargo run -- quiz 04`");
+            return false;
+        }
+    };
+    if !workshop::privileges::is_root() {
+        eprintln!(
+            "error: the quiz runs the stage's containers, which needs root; run `{}` \
+             (or `cargo run -- quiz …`, which uses sudo for you)",
+            workshop::privileges::sudo_command()
+        );
+        return false;
+    }
+    // `cargo run -- quiz 04 | head`: end quietly when the reader stops reading, as cat does.
+    // SAFETY: setting a signal's disposition to the default touches no Rust state.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if check {
+        // Every stage, even after one drifted, so that one run names every question that did.
+        let mut ok = true;
+        for st in stages {
+            ok &= workshop::quiz::check(st);
+        }
+        return ok;
+    }
+    stages.into_iter().all(|st| workshop::quiz::interactive(st, &mut std::io::stdin().lock()))
 }
 
 fn hint(stage: &str, all: bool, reset: bool) -> bool {

@@ -218,6 +218,28 @@ pub fn cargo_build(bin: &str) -> Result<PathBuf, String> {
     Ok(target_dir().join("debug").join(bin))
 }
 
+/// A stage's own binary (`04_network`), for what runs a stage from outside it (the quiz). Under
+/// cargo (`cargo run -- quiz 04`, `cargo test`, which set `CARGO`) it is built first, as `check`
+/// builds an exercise, since `cargo run` builds only the default binary and a stage beside it may
+/// be missing or older than the library. Run directly (`sudo target/debug/workshop quiz 04`,
+/// where root may have no cargo at all), it is the stage beside the running program.
+pub fn stage_binary(stage: Stage) -> Result<PathBuf, String> {
+    if std::env::var_os("CARGO").is_some() {
+        return cargo_build(stage.bin());
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the running program: {e}"))?;
+    let beside = exe.with_file_name(stage.bin());
+    if beside.is_file() {
+        Ok(beside)
+    } else {
+        Err(format!(
+            "{} is not built: run `cargo build --bins`, or use `cargo run`, which builds it",
+            beside.display()
+        ))
+    }
+}
+
 /// Builds an exercise and runs every fact check of its stage against it.
 pub fn check(track: Track, stage: Stage) -> Verdict {
     match build(track, stage) {

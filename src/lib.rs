@@ -24,6 +24,7 @@ pub mod oci;
 pub mod overlay;
 pub mod privileges;
 pub mod probes;
+pub mod quiz;
 pub mod rootfs;
 pub mod runtime;
 pub mod samples;

@@ -301,16 +301,19 @@ const BOOK_HOST_CHANGES_ON_PURPOSE: [(&str, &str); 2] = [
     ("ch02-mount-proc.md", "sudo umount /mnt"),
 ];
 
-/// The commands in the book's `sh` blocks, a line continued with `\` joined to the next.
+/// The commands in the book's `sh` blocks, a line continued with `\` joined to the next: its
+/// pages, and the quizzes the chapters include (`quiz/NN_topic.md`).
 fn book_commands() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let pages =
+        std::fs::read_dir(&dir).unwrap().chain(std::fs::read_dir(dir.join("quiz")).unwrap());
+    for entry in pages {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "md") {
             continue;
         }
-        let page = path.file_name().unwrap().to_string_lossy().to_string();
+        let page = path.strip_prefix(&dir).unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut in_shell = false;
         let mut pending = String::new();
