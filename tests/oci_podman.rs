@@ -344,3 +344,54 @@ fn run_t_gives_the_container_a_terminal() {
         assert!(text.contains("/dev/pts/0"), "the container's terminal: {text:?}");
     });
 }
+
+/// Every call podman makes to its runtime for one container's life, logged by a wrapper around
+/// `workshop-runc`: chapter 10 shows this sequence, from this snapshot.
+#[test]
+fn the_calls_podman_makes_as_chapter_10_shows_them() {
+    let Some(_serial) = common::root_and_serial() else { return };
+    let Some(p) = Podman::new() else { return };
+    let log = p.dir.join("calls.log");
+    let wrapper = p.dir.join("runtime.sh");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexec {RUNC} \"$@\"\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapped = |args: &[&str]| {
+        let mut cmd = p.command(&["--runtime", wrapper.to_str().unwrap()]);
+        cmd.args(args);
+        facts::run_command(cmd)
+    };
+    as_found(|| {
+        let mut run = vec!["run", "-d", "--name", "calls", "--network", "none"];
+        run.extend(ULIMITS);
+        run.extend(["wsimg", "sleep", "100"]);
+        assert_eq!(wrapped(&run).status, 0);
+        assert_eq!(wrapped(&["exec", "calls", "true"]).status, 0);
+        assert_eq!(wrapped(&["stop", "--time", "1", "calls"]).status, 0);
+        assert_eq!(wrapped(&["rm", "calls"]).status, 0);
+    });
+    let calls = std::fs::read_to_string(&log).unwrap();
+    // The container's and the exec session's ids (64 hex digits), and podman's storage paths.
+    let ids = regex::Regex::new(r"[0-9a-f]{64}").unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let calls = ids.replace_all(&calls, |c: &regex::Captures| {
+        let id = c[0].to_string();
+        let n = seen.iter().position(|s| *s == id).unwrap_or_else(|| {
+            seen.push(id.clone());
+            seen.len() - 1
+        });
+        if n == 0 {
+            "CONTAINER_ID".to_string()
+        } else {
+            format!("EXEC_ID{n}")
+        }
+    });
+    let calls = calls.replace(&p.dir.display().to_string(), "STORAGE");
+    let calls =
+        regex::Regex::new(r"exec-process-\d+").unwrap().replace_all(&calls, "exec-process-N");
+    insta::assert_snapshot!("podman_calls", calls);
+}

@@ -31,6 +31,7 @@
 pub mod args;
 pub mod cgroup;
 pub mod detect;
+pub mod devices;
 pub mod limits;
 pub mod parse;
 pub mod placement;

@@ -206,6 +206,7 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
+// ANCHOR: namespaces
 pub fn namespaces(spec: &Spec) -> anyhow::Result<Namespaces> {
     let mut ns = Namespaces { new: CloneFlags::empty(), join: Vec::new() };
     let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
@@ -221,12 +222,14 @@ pub fn namespaces(spec: &Spec) -> anyhow::Result<Namespaces> {
     }
     Ok(ns)
 }
+// ANCHOR_END: namespaces
 
 /// The lines of /proc/PID/uid_map (or gid_map): `inside outside count` each.
 pub fn id_map_lines(maps: &[oci_spec::runtime::LinuxIdMapping]) -> String {
     maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
 }
 
+// ANCHOR: limits
 /// `linux.resources` as stage 06's limits: the same writes, on v1 and v2, as `--memory`,
 /// `--cpu-shares` and the rest make.
 pub fn limits(spec: &Spec) -> anyhow::Result<Limits> {
@@ -270,6 +273,7 @@ pub fn limits(spec: &Spec) -> anyhow::Result<Limits> {
     }
     Ok(l)
 }
+// ANCHOR_END: limits
 
 /// Where the container's cgroup goes: `linux.cgroupsPath` split into the parent (a path from the
 /// root of each hierarchy, as the specification says an absolute path is) and the leaf. A
@@ -304,6 +308,7 @@ pub fn cgroup_place(spec: &Spec, id: &str) -> anyhow::Result<(Option<String>, St
     Ok((parent, leaf))
 }
 
+// ANCHOR: seccomp
 /// `linux.seccomp` compiled by stage 08's compiler: the OCI form is Docker's profile format
 /// without its conditions, so the same parser reads it.
 pub fn seccomp(spec: &Spec) -> anyhow::Result<Option<crate::security::seccomp::Compiled>> {
@@ -321,6 +326,7 @@ pub fn seccomp(spec: &Spec) -> anyhow::Result<Option<crate::security::seccomp::C
     let resolved = profile.resolve(&target)?;
     Ok(Some(crate::security::seccomp::compile_with(&resolved, false)?))
 }
+// ANCHOR_END: seccomp
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ pub fn connect(path: &Path) -> anyhow::Result<UnixStream> {
         .with_context(|| format!("connect to the console socket {}", path.display()))
 }
 
+// ANCHOR: attach
 /// In the container, after its /dev/pts is mounted: opens a new terminal, sends its master end
 /// over `socket`, and makes its other end this process's controlling terminal and stdio.
 pub fn attach(socket: &UnixStream, size: Option<(u16, u16)>) -> anyhow::Result<()> {
@@ -57,3 +58,4 @@ pub fn attach(socket: &UnixStream, size: Option<(u16, u16)>) -> anyhow::Result<(
     nix::unistd::dup2_stderr(&slave).context("dup2 the terminal to stderr")?;
     Ok(())
 }
+// ANCHOR_END: attach

@@ -131,17 +131,7 @@ fn build(
     let cgroup_config = CgroupConfig { limits, parent: parent.clone() };
     let placement = cgroup_config.placement(&leaf).map_err(|e| fail(format!("{e:#}")))?;
     let cgroup_v2 = placement.version == Version::V2;
-    let device_rules = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref().and_then(|r| r.devices().clone()))
-        .unwrap_or_default();
-    if cgroup_v2 && device_rules.iter().any(|r| !r.allow()) {
-        return Err(fail(
-            "linux.resources.devices: on cgroup v2 device rules are an eBPF program, which this \
-             runtime does not load; the container's devices are only those config.json lists",
-        ));
-    }
+    let device_rules = device_rules(spec);
     // Known before clone(2), so that the child can mount them at /sys/fs/cgroup.
     let mut dirs: Vec<CgroupDir> = Cgroup::planned(&placement).dirs;
     let mut extra = Vec::new();
@@ -211,13 +201,17 @@ fn build(
     if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(spec, pid)?;
     }
-    crate::runtime::cgroup::enter(
+    let cgroup = crate::runtime::cgroup::enter(
         &cgroup_config,
         &leaf,
         pid,
         &crate::mechanisms::Mechanisms::library(),
         made,
     )?;
+    if cgroup_v2 {
+        // v2 has no devices files: the rules become an eBPF program on the container's cgroup.
+        crate::cgroups::devices::attach_v2(&cgroup.dirs[0].path, &device_rules)?;
+    }
     for c in extra {
         let dir = c.dirs[0].path.clone();
         made.create(Resource::Cgroup { cgroup: c.clone() }, || {
@@ -225,9 +219,7 @@ fn build(
             Ok(())
         })?;
         if c.dirs[0].controllers[0] == "devices" {
-            let listed =
-                spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
-            write_device_rules(&dir, &device_rules, &listed)?;
+            crate::cgroups::devices::write_v1(&dir, &device_rules)?;
         }
         c.join(pid.as_raw())?;
     }
@@ -307,41 +299,41 @@ fn v1_own(controller: &str, parent: Option<&str>, leaf: &str) -> Option<Cgroup> 
     })
 }
 
-/// `linux.resources.devices` in the v1 devices controller, each rule in order (`c 1:3 rwm` to
-/// devices.allow or devices.deny); then, as runc does, the devices every container is given (the
-/// specification's default devices, its terminals) and those `linux.devices` lists are allowed,
-/// or the container could not even open /dev/null.
-fn write_device_rules(
-    dir: &Path,
-    rules: &[oci_spec::runtime::LinuxDeviceCgroup],
-    listed: &[oci_spec::runtime::LinuxDevice],
-) -> anyhow::Result<()> {
-    let write = |file: &str, rule: &str| {
-        let file = dir.join(file);
-        std::fs::write(&file, rule).with_context(|| format!("write {rule:?} to {}", file.display()))
+/// `linux.resources.devices` as the devices controller's rules, in order; then, as runc does,
+/// the devices every container is given and those `linux.devices` lists, allowed: otherwise the
+/// container could not even open /dev/null.
+fn device_rules(spec: &oci_spec::runtime::Spec) -> Vec<crate::cgroups::devices::Rule> {
+    use crate::cgroups::devices::Rule;
+    use oci_spec::runtime::LinuxDeviceType;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let kind = |t: Option<LinuxDeviceType>| match t {
+        Some(LinuxDeviceType::C | LinuxDeviceType::U) => Some('c'),
+        Some(LinuxDeviceType::B) => Some('b'),
+        _ => None,
     };
-    for r in rules {
-        let typ = match r.typ() {
-            Some(oci_spec::runtime::LinuxDeviceType::C) => "c",
-            Some(oci_spec::runtime::LinuxDeviceType::B) => "b",
-            _ => "a",
-        };
-        let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".into(), |n| n.to_string());
-        let access = r.access().clone().unwrap_or_else(|| "rwm".into());
-        let rule = format!("{typ} {}:{} {access}", num(r.major()), num(r.minor()));
-        write(if r.allow() { "devices.allow" } else { "devices.deny" }, &rule)?;
+    let mut rules: Vec<Rule> = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| Rule {
+            allow: r.allow(),
+            kind: kind(r.typ()),
+            major: r.major().filter(|n| *n >= 0),
+            minor: r.minor().filter(|n| *n >= 0),
+            access: r.access().clone().unwrap_or_else(|| "rwm".into()),
+        })
+        .collect();
+    rules.extend(crate::cgroups::devices::default_allowed());
+    for d in linux.devices().iter().flatten() {
+        rules.push(Rule {
+            allow: true,
+            kind: kind(Some(d.typ())),
+            major: Some(d.major()),
+            minor: Some(d.minor()),
+            access: "rwm".into(),
+        });
     }
-    let defaults = crate::rootfs::DEVICES.iter().map(|(_, ma, mi)| format!("c {ma}:{mi} rwm"));
-    let terminals = ["c 5:2 rwm".to_string(), "c 136:* rwm".to_string(), "c 5:1 rwm".to_string()];
-    let own = listed.iter().map(|d| {
-        let typ = match d.typ() {
-            oci_spec::runtime::LinuxDeviceType::B => "b",
-            _ => "c",
-        };
-        format!("{typ} {}:{} rwm", d.major(), d.minor())
-    });
-    for rule in defaults.chain(terminals).chain(own) {
-        write("devices.allow", &rule)?;
-    }
-    Ok(())
+    rules
 }

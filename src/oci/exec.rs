@@ -186,6 +186,7 @@ fn joiner(
             // SAFETY: as above.
             unsafe { libc::_exit(report(code, &message)) }
         }
+        // ANCHOR: detach
         Ok(ForkResult::Parent { child }) => {
             let _ = nix::unistd::write(pid_tx, child.as_raw().to_string().as_bytes());
             // SAFETY: closing our copies, so that the runtime sees EOF once the process execs.
@@ -204,6 +205,6 @@ fn joiner(
                     _ => return 125,
                 }
             }
-        }
+        } // ANCHOR_END: detach
     }
 }

@@ -69,6 +69,7 @@ fn say(fd: &OwnedFd, line: &str) {
     let _ = nix::unistd::write(fd, format!("{line}\n").as_bytes());
 }
 
+// ANCHOR: init_main
 /// The child's whole life until execve(2). Never returns.
 pub fn main(init: &Init, ch: &Channel) -> ! {
     // Until `create` has heard "ready", the child must not outlive it.
@@ -111,6 +112,7 @@ pub fn main(init: &Init, ch: &Channel) -> ! {
     // SAFETY: as above.
     unsafe { libc::_exit(code) }
 }
+// ANCHOR_END: init_main
 
 fn fail(ch: &Channel, code: i32, message: &str) -> ! {
     say(&ch.report_tx, &format!("error {code} {}", message.replace('\n', " ")));
@@ -118,6 +120,7 @@ fn fail(ch: &Channel, code: i32, message: &str) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+// ANCHOR: wait_for_start
 /// Blocks until `start` writes its byte: poll(2) sees the read end readable only once a writer
 /// has come and written (a FIFO that never had a writer does not report hang-up).
 fn wait_for_start(fifo: &OwnedFd) -> bool {
@@ -139,6 +142,7 @@ fn wait_for_start(fifo: &OwnedFd) -> bool {
         }
     }
 }
+// ANCHOR_END: wait_for_start
 
 /// Joins the namespaces given by path, the user namespace first (it owns the others).
 fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> anyhow::Result<()> {
@@ -159,6 +163,7 @@ fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+// ANCHOR: before_pivot
 fn before_pivot(init: &Init) -> anyhow::Result<()> {
     let sys = &Real;
     join_namespaces(init.join)?;
@@ -196,7 +201,9 @@ fn before_pivot(init: &Init) -> anyhow::Result<()> {
     mounts::devices(init.root, &devices, in_userns, sys).context("make the devices")?;
     Ok(())
 }
+// ANCHOR_END: before_pivot
 
+// ANCHOR: after_hooks
 fn after_hooks(init: &Init) -> anyhow::Result<()> {
     let sys = &Real;
     if let Some(hooks) = init.spec.hooks().as_ref().and_then(|h| h.create_container().clone()) {
@@ -252,3 +259,4 @@ fn after_hooks(init: &Init) -> anyhow::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: after_hooks

@@ -157,6 +157,7 @@ pub fn mount_one(cx: &MountContext, m: &Mount, sys: &dyn Syscalls) -> anyhow::Re
     Ok(())
 }
 
+// ANCHOR: cgroup_v1
 /// A `cgroup` mount on a v1 host: a tmpfs with one directory per hierarchy, each the container's
 /// own cgroup there bind-mounted (so that it sees its limits, and nothing of the host's tree).
 fn cgroup_v1(
@@ -189,6 +190,7 @@ fn cgroup_v1(
     }
     Ok(())
 }
+// ANCHOR_END: cgroup_v1
 
 /// `cpu,cpuacct` from `/sys/fs/cgroup/cpu,cpuacct/a/b`.
 fn hierarchy_name(path: &Path) -> Option<String> {

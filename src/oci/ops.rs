@@ -31,6 +31,7 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+// ANCHOR: status
 /// The specification's status: `created`, `running`, `paused` or `stopped`, and the PID while
 /// the process lives. A process that exited (even one not yet reaped by the engine) is stopped.
 pub fn status(state: &ContainerState) -> (&'static str, Option<i32>) {
@@ -45,6 +46,7 @@ pub fn status(state: &ContainerState) -> (&'static str, Option<i32>) {
     };
     (word, Some(p.pid))
 }
+// ANCHOR_END: status
 
 /// The specification's state JSON (runtime.md, "State").
 #[derive(Serialize)]
@@ -101,6 +103,7 @@ fn run_logged(kind: &str, list: Option<Vec<oci_spec::runtime::Hook>>, state: &st
     }
 }
 
+// ANCHOR: start
 /// `start ID`: lets the waiting process go, by writing one byte to its exec.fifo.
 pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
     let s = get(store, id)?;
@@ -143,6 +146,7 @@ pub fn start(store: &Store, id: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+// ANCHOR_END: start
 
 /// A signal as runc takes it: `TERM`, `SIGTERM` or `15`.
 pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {

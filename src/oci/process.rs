@@ -194,6 +194,7 @@ fn harden(p: &Prepared) -> anyhow::Result<()> {
     caps::set(None, CapSet::Effective, &sets.effective).map_err(|e| fail("effective", e))?;
     caps::set(None, CapSet::Inheritable, &sets.inheritable).map_err(|e| fail("inheritable", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| fail("ambient", e))?;
+    // ANCHOR: ambient
     // The kernel raises an ambient capability only if it is permitted and inheritable too;
     // runc skips the others with a warning, and so does this runtime.
     for cap in &sets.ambient {
@@ -203,6 +204,7 @@ fn harden(p: &Prepared) -> anyhow::Result<()> {
             super::log::write("warning", &format!("{cap} is ambient but not inheritable: skipped"));
         }
     }
+    // ANCHOR_END: ambient
     if nnp {
         // SAFETY: prctl with integers.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
