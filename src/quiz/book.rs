@@ -1,5 +1,6 @@
-//! The quiz in the book: each chapter's "Quiz: predict, then run" section includes
-//! `book/src/quiz/NN_topic.md`, which is rendered from the stage's quiz file, so the book shows the
+//! The quiz in the book: a page after each chapter (`book/src/quiz/NN_topic.md`, which the
+//! chapter's "Quiz: predict, then run" section links to), rendered from the stage's quiz file, so
+//! that the Korean edition translates it as any page, and the book shows the
 //! very questions the quiz asks and CI checks. A unit test fails when the checked-in file is not
 //! what the data renders (`WORKSHOP_UPDATE_QUIZ=1 cargo test --lib quiz` rewrites it).
 //!
@@ -27,6 +28,7 @@ pub fn render_markdown(quiz: &Quiz) -> String {
     let stage = quiz.stage;
     let ctx = Context::for_book();
     let mut md = String::new();
+    md.push_str(&format!("# {:02} · Quiz: predict, then run\n\n", stage.number()));
     md.push_str(&format!(
         "`cargo run -- quiz {:02}` asks these questions one at a time. After each prediction it \
          runs the command in the stage's container on your machine and reads the answer from \
@@ -55,14 +57,16 @@ pub fn render_markdown(quiz: &Quiz) -> String {
                 md.push_str(&format!("- {}) {}\n", letter(j), o.text.trim()));
             }
         }
-        md.push_str("\n<details>\n<summary>Answer</summary>\n\n");
+        // The summary's word on lines of its own, so that the translation can hold it.
+        md.push_str("\n<details>\n<summary>\n\nAnswer\n\n</summary>\n\n");
         match q.answer_index().filter(|_| q.is_choice()) {
             Some(j) => md.push_str(&format!("**{}) {}**\n\n", letter(j), q.options[j].text.trim())),
             None => md.push_str(&format!("**{}**\n\n", q.answer.trim())),
         }
         md.push_str(&format!("{}\n\n", q.explain.trim()));
         let title = section_title(&q.section).unwrap_or_else(|| q.section.clone());
-        md.push_str(&format!("Read more: [{title}]({}).\n\n</details>\n", q.section));
+        // The page is in quiz/, beside the chapters' directory.
+        md.push_str(&format!("Read more: [{title}](../{}).\n\n</details>\n", q.section));
     }
     md
 }

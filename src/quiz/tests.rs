@@ -81,7 +81,7 @@ fn the_book_shows_each_quiz_as_its_data_says() {
 }
 
 #[test]
-fn each_chapter_includes_its_quiz_under_its_own_heading() {
+fn each_chapter_links_to_its_quiz_page_and_the_summary_lists_it() {
     for stage in built_stages() {
         let chapter = std::fs::read_dir(book_src())
             .unwrap()
@@ -94,23 +94,24 @@ fn each_chapter_includes_its_quiz_under_its_own_heading() {
             })
             .unwrap_or_else(|| panic!("no chapter for {stage}"));
         let text = std::fs::read_to_string(&chapter).unwrap();
-        let include = format!("{{{{#include quiz/{}.md}}}}", stage.bin());
-        assert!(text.contains(&include), "{} does not have {include}", chapter.display());
+        let link = format!("(quiz/{}.md)", stage.bin());
         let heading = "## Quiz: predict, then run";
-        let (before, after) = text
+        let (_, after) = text
             .split_once(heading)
             .unwrap_or_else(|| panic!("{} has no {heading:?} section", chapter.display()));
-        assert!(
-            !before.contains(&include),
-            "{}: the include is above its heading",
-            chapter.display()
-        );
         let section = after.split("\n## ").next().unwrap_or("");
         assert!(
-            section.contains(&include),
-            "{}: the include is not in its section",
+            section.contains(&link),
+            "{}: its quiz section does not link to {link}",
             chapter.display()
         );
+        let summary = std::fs::read_to_string(book_src().join("SUMMARY.md")).unwrap();
+        let chapter_name = chapter.file_name().unwrap().to_string_lossy().into_owned();
+        let listed = summary
+            .split_once(&format!("({chapter_name})"))
+            .and_then(|(_, rest)| rest.lines().nth(1))
+            .is_some_and(|next| next.trim_start().starts_with("- [") && next.contains(&link));
+        assert!(listed, "SUMMARY.md does not list {link} right under {chapter_name}");
     }
 }
 
