@@ -148,12 +148,18 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         block.push(insn(ALU64_MOV_K, 0, 0, 0, rule.allow as i32));
         block.push(insn(EXIT, 0, 0, 0, 0));
         let len = block.len();
+        let conditional = block.iter().any(|i| i.code == JNE_K);
         for (i, ins) in block.iter_mut().enumerate() {
             if ins.code == JNE_K {
                 ins.off = (len - i - 1) as i16; // to the first instruction after the block
             }
         }
         p.extend(block);
+        if !conditional {
+            // A rule for every device ends the program: the verifier refuses instructions no
+            // path reaches, so nothing may follow it.
+            return p;
+        }
     }
     p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
@@ -323,6 +329,17 @@ mod tests {
         assert_eq!(run(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 10, 1), 0, "w is not in r");
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 10, 200), 0, "the later deny wins");
         assert_eq!(run(&p, DEV_BLOCK, ACC_READ, 10, 1), 0, "a block device is not a char one");
+    }
+
+    #[test]
+    fn no_instruction_follows_a_rule_for_every_device() {
+        // The verifier refuses unreachable instructions (seen: "unreachable insn 52").
+        let all = Rule { allow: false, kind: None, major: None, minor: None, access: "rwm".into() };
+        let p = program(&[all.clone()]);
+        assert_eq!(p.last().unwrap().code, EXIT);
+        assert_eq!(p.iter().filter(|i| i.code == EXIT).count(), 1, "{p:?}");
+        let p = program(&podman_like());
+        assert_eq!(p.iter().filter(|i| i.code == EXIT).count(), podman_like().len(), "{p:?}");
     }
 
     #[test]

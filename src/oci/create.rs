@@ -44,9 +44,13 @@ pub fn check_id(id: &str) -> anyhow::Result<()> {
     }
 }
 
+// ANCHOR: create
 /// `create`.
 pub fn create(store: &Store, req: &Request) -> anyhow::Result<()> {
     check_id(&req.id)?;
+    // What an earlier `create` killed half-way (SIGKILL) made and recorded: undone first, as
+    // every stage does at its start.
+    crate::runtime::record::reap();
     let bundle = bundle::load(&req.bundle)?;
     let refused = bundle::unsupported(&bundle.spec);
     if !refused.is_empty() {
@@ -105,6 +109,7 @@ pub fn create(store: &Store, req: &Request) -> anyhow::Result<()> {
         }
     }
 }
+// ANCHOR_END: create
 
 /// The child, killed and reaped if `create` fails after it was made.
 struct Child(Pid);
@@ -167,6 +172,7 @@ fn build(
                 .with_context(|| format!("setns({})", path.display()))?;
         }
     }
+    // ANCHOR: clone
     let creating = ops::state_json(state, "creating", None);
     let (go_rx, go_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -197,6 +203,8 @@ fn build(
         .map_err(|e| fail(format!("clone({}): {e}", crate::namespaces::flag_names(ns.new))))?;
     let child = Child(pid);
     drop(channel);
+    // ANCHOR_END: clone
+    // ANCHOR: handshake
     // The host's part while the child waits: its id maps, its cgroup.
     if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(spec, pid)?;
@@ -259,6 +267,7 @@ fn build(
             .with_context(|| format!("write the pid file {}", file.display()))?;
     }
     Ok(child)
+    // ANCHOR_END: handshake
 }
 
 /// uid_map and gid_map of a new user namespace, from config.json's mappings.

@@ -35,7 +35,11 @@ fn is_zombie(pid: i32) -> bool {
 /// The specification's status: `created`, `running`, `paused` or `stopped`, and the PID while
 /// the process lives. A process that exited (even one not yet reaped by the engine) is stopped.
 pub fn status(state: &ContainerState) -> (&'static str, Option<i32>) {
-    let Some(p) = state.process else { return ("stopped", None) };
+    let Some(p) = state.process else {
+        // Recorded by `create` before its process exists: still being made.
+        let word = if state.status == Status::Created { "creating" } else { "stopped" };
+        return (word, None);
+    };
     if !liveness::is_alive(&p) || is_zombie(p.pid) {
         return ("stopped", None);
     }
@@ -343,7 +347,12 @@ pub fn features() -> String {
                 "enabled": true,
                 "actions": seccomp_actions,
                 "operators": operators,
-                "archs": ["SCMP_ARCH_X86_64"],
+                // The filter is compiled for this machine's architecture only.
+                "archs": [match std::env::consts::ARCH {
+                    "x86_64" => "SCMP_ARCH_X86_64",
+                    "aarch64" => "SCMP_ARCH_AARCH64",
+                    _ => "SCMP_ARCH_RISCV64",
+                }],
             },
             "apparmor": { "enabled": crate::security::apparmor::Host::detect().can_load() },
             "selinux": { "enabled": false },
