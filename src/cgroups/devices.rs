@@ -335,7 +335,7 @@ mod tests {
     fn no_instruction_follows_a_rule_for_every_device() {
         // The verifier refuses unreachable instructions (seen: "unreachable insn 52").
         let all = Rule { allow: false, kind: None, major: None, minor: None, access: "rwm".into() };
-        let p = program(&[all.clone()]);
+        let p = program(std::slice::from_ref(&all));
         assert_eq!(p.last().unwrap().code, EXIT);
         assert_eq!(p.iter().filter(|i| i.code == EXIT).count(), 1, "{p:?}");
         let p = program(&podman_like());
