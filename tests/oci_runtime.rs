@@ -13,7 +13,8 @@ use workshop::facts::{self, Outcome};
 const RUNC: &str = env!("CARGO_BIN_EXE_workshop-runc");
 
 /// A bundle in a temp dir: config.json from `workshop-runc spec`, the workshop's root filesystem
-/// (read-only, used in place), and `out/`, bind-mounted read-write at /out in the container.
+/// (read-only, used in place: every mount point the tests use, /mnt and /run, is one it has, so
+/// that nothing is made in it), and `out/`, bind-mounted read-write at /mnt in the container.
 struct Bundle {
     dir: PathBuf,
     out: PathBuf,
@@ -32,7 +33,7 @@ impl Bundle {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut config = workshop::oci::spec::default_spec(&rootfs.display().to_string(), &args);
         config["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]
+            "destination": "/mnt", "type": "bind", "source": out, "options": ["rbind", "rw"]
         }));
         edit(&mut config);
         std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
@@ -43,7 +44,7 @@ impl Bundle {
         self.dir.to_str().unwrap()
     }
 
-    /// Waits for the container to write `name` in /out, and returns it.
+    /// Waits for the container to write `name` in /mnt (its `out/`), and returns it.
     fn wait_for(&self, name: &str) -> String {
         let path = self.out.join(name);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -56,7 +57,7 @@ impl Bundle {
             if Instant::now() >= deadline {
                 let said = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
                 panic!(
-                    "the container never wrote /out/{name}; it said: {}{}",
+                    "the container never wrote /mnt/{name}; it said: {}{}",
                     said("create.log"),
                     said("create.err")
                 );
@@ -155,7 +156,15 @@ fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
 #[test]
 fn create_start_kill_delete_follow_the_specifications_lifecycle() {
     let Some(_serial) = common::root_and_serial() else { return };
-    let b = Bundle::new("life", &["sh", "-c", "echo ran > /out/ran; exec sleep 100"], |_| {});
+    let b = Bundle::new("life", &["sh", "-c", "echo ran > /mnt/ran; exec sleep 100"], |_| {});
+    let rootfs = workshop::image::ensure(None).unwrap();
+    let entries = || {
+        let mut v: Vec<_> =
+            std::fs::read_dir(&rootfs).unwrap().flatten().map(|e| e.file_name()).collect();
+        v.sort();
+        v
+    };
+    let before = entries();
     common::leaves_host_as_found(|| {
         let pid = created(&b, "t-life");
         let s = state("t-life");
@@ -180,12 +189,13 @@ fn create_start_kill_delete_follow_the_specifications_lifecycle() {
         refused(&["state", "t-life"], &["t-life", "does not exist"]);
         assert!(cgroup_dirs("t-life").is_empty(), "delete removes its cgroup");
     });
+    assert_eq!(entries(), before, "the shared root filesystem gained a mount point");
 }
 
 #[test]
 fn delete_force_kills_a_running_container_and_a_created_one_is_deleted_without_running() {
     let Some(_serial) = common::root_and_serial() else { return };
-    let b = Bundle::new("force", &["sh", "-c", "echo ran > /out/ran; exec sleep 100"], |_| {});
+    let b = Bundle::new("force", &["sh", "-c", "echo ran > /mnt/ran; exec sleep 100"], |_| {});
     common::leaves_host_as_found(|| {
         let pid = created(&b, "t-force");
         ok(&["delete", "t-force"]);
@@ -207,8 +217,8 @@ fn zombie(pid: &str) -> bool {
 fn kill_takes_signal_names_and_numbers_and_all_reaches_every_process() {
     let Some(_serial) = common::root_and_serial() else { return };
     // PID 1 of a namespace gets only the signals it handles: the trap makes TERM one of them.
-    let script = "trap 'echo TERM > /out/term; exit 3' TERM; echo up > /out/up; \
-                  (sleep 100; echo no > /out/child) & wait; wait";
+    let script = "trap 'echo TERM > /mnt/term; exit 3' TERM; echo up > /mnt/up; \
+                  (sleep 100; echo no > /mnt/child) & wait; wait";
     let b = Bundle::new("kill", &["sh", "-c", script], |_| {});
     common::leaves_host_as_found(|| {
         created(&b, "t-kill");
@@ -271,7 +281,7 @@ fn bad_input_is_one_line_each() {
 #[test]
 fn hooks_run_at_their_moments_with_the_state_on_stdin() {
     let Some(_serial) = common::root_and_serial() else { return };
-    let b = Bundle::new("hooks", &["sh", "-c", "echo program >> /out/order"], |_| {});
+    let b = Bundle::new("hooks", &["sh", "-c", "echo program >> /mnt/order"], |_| {});
     let host_out = b.out.display().to_string();
     let hook = |name: &str, dir: &str| {
         json!({ "path": "/bin/sh",
@@ -283,7 +293,7 @@ fn hooks_run_at_their_moments_with_the_state_on_stdin() {
         "prestart": [hook("prestart", &host_out)],
         "createRuntime": [hook("createRuntime", &host_out)],
         "createContainer": [hook("createContainer", &host_out)],
-        "startContainer": [hook("startContainer", "/out")],
+        "startContainer": [hook("startContainer", "/mnt")],
         "poststart": [hook("poststart", &host_out)],
         "poststop": [hook("poststop", &host_out)],
     });
@@ -337,7 +347,7 @@ fn exec_joins_every_namespace_and_detached_exec_writes_its_pid_file() {
         assert_eq!(missing.status, 127, "{}", missing.stderr);
         // As podman calls it: --process, --detach, --pid-file.
         let process = json!({
-            "args": ["sh", "-c", "echo detached > /out/detached; sleep 100"],
+            "args": ["sh", "-c", "echo detached > /mnt/detached; sleep 100"],
             "cwd": "/", "user": { "uid": 0, "gid": 0 },
             "env": [format!("PATH={}", workshop::container::CONTAINER_PATH)]
         });
@@ -374,7 +384,7 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
     let Some(_serial) = common::root_and_serial() else { return };
     let b = Bundle::new(
         "pause",
-        &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done"],
+        &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /mnt/n; sleep 0.02; done"],
         |_| {},
     );
     common::leaves_host_as_found(|| {
@@ -401,15 +411,15 @@ fn pause_freezes_every_process_and_resume_thaws_them() {
 #[test]
 fn config_json_decides_mounts_devices_seccomp_limits_and_the_process() {
     let Some(_serial) = common::root_and_serial() else { return };
-    let script = "grep ' /scratch ' /proc/self/mountinfo > /out/scratch; \
-                  mkdir /scratch/x 2> /out/mkdir; \
-                  ls -l /dev/null > /out/null; \
-                  hostname > /out/hostname; cat /proc/sys/net/ipv4/ip_forward > /out/forward; \
-                  id > /out/id; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status > /out/status; \
-                  ulimit -n > /out/nofile; echo done > /out/done";
+    let script = "grep ' /run ' /proc/self/mountinfo > /mnt/scratch; \
+                  mkdir /run/x 2> /mnt/mkdir; \
+                  ls -l /dev/null > /mnt/null; \
+                  hostname > /mnt/hostname; cat /proc/sys/net/ipv4/ip_forward > /mnt/forward; \
+                  id > /mnt/id; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status > /mnt/status; \
+                  ulimit -n > /mnt/nofile; echo done > /mnt/done";
     let b = Bundle::new("config", &["sh", "-c", script], |c| {
         c["mounts"].as_array_mut().unwrap().push(json!({
-            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+            "destination": "/run", "type": "tmpfs", "source": "tmpfs",
             "options": ["nosuid", "size=1m", "mode=1777"] }));
         c["hostname"] = json!("oci-box");
         c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
