@@ -431,19 +431,8 @@ pub fn kill(store: &Store, id: &ContainerId, sig: Signal) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn cgroups(state: &ContainerState) -> Vec<Cgroup> {
-    state
-        .resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Cgroup { cgroup } => Some(cgroup.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn thaw(state: &ContainerState) -> anyhow::Result<()> {
-    super::freezer::set_frozen(&cgroups(state), false)
+    super::freezer::set_frozen(&state.cgroups(), false)
 }
 
 /// `pause` (`frozen`) and `unpause`.
@@ -460,7 +449,7 @@ pub fn pause(store: &Store, id: &ContainerId, frozen: bool) -> anyhow::Result<()
         }
         _ => {}
     }
-    super::freezer::set_frozen(&cgroups(&state), frozen)?;
+    super::freezer::set_frozen(&state.cgroups(), frozen)?;
     state.status = if frozen { Status::Paused } else { Status::Running };
     store.save(&lock, &state)
 }
@@ -522,7 +511,7 @@ pub fn exec(
     }
     let (config, held) = configure(&state)?;
     drop(held);
-    let dirs = cgroups(&state);
+    let dirs = state.cgroups();
     let joined = dirs.first().map(|first| Cgroup {
         version: first.version,
         dirs: dirs.iter().flat_map(|c| c.dirs.clone()).collect(),

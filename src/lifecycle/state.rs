@@ -104,6 +104,20 @@ pub struct ContainerState {
     pub oci: Option<OciRecord>,
 }
 
+impl ContainerState {
+    /// The container's cgroups while it runs (its stage 06 cgroup, its v1 freezer), as its
+    /// resources list them: for `exec` to join, for `pause` to freeze.
+    pub fn cgroups(&self) -> Vec<crate::cgroups::Cgroup> {
+        self.resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::Cgroup { cgroup } => Some(cgroup.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// What the OCI interface keeps beside the rest: the bundle it was made from, the engine's
 /// annotations, the hooks still to run (poststart at `start`, poststop at `delete`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,16 +84,8 @@ pub fn exec(store: &Store, req: &Request) -> anyhow::Result<i32> {
     let prepared = Prepared { process, seccomp: super::bundle::seccomp(&bundle.spec)? };
     let init = state.process.context("the container has no process")?;
     let opened = crate::lifecycle::exec::open(&init)?;
-    let cgroup_dirs: Vec<PathBuf> = state
-        .resources
-        .iter()
-        .filter_map(|r| match r {
-            crate::runtime::Resource::Cgroup { cgroup } => Some(cgroup.dirs.clone()),
-            _ => None,
-        })
-        .flatten()
-        .map(|d| d.path)
-        .collect();
+    let cgroup_dirs: Vec<PathBuf> =
+        state.cgroups().into_iter().flat_map(|c| c.dirs).map(|d| d.path).collect();
     let console = req.console_socket.as_deref().map(super::console::connect).transpose()?;
     // The process's host PID comes back on `pid_*`; its failure to start on `err_*` (closed by
     // its execve).

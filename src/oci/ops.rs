@@ -6,7 +6,6 @@ use super::fail;
 use crate::lifecycle::liveness;
 use crate::lifecycle::state::{ContainerState, Status, Store};
 use crate::lifecycle::Timestamp;
-use crate::runtime::Resource;
 use anyhow::Context;
 use nix::sys::signal::Signal;
 use serde::Serialize;
@@ -163,21 +162,9 @@ pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
     name.parse::<Signal>().map_err(|_| bad())
 }
 
-/// The container's cgroups, from its state.
-fn cgroups(state: &ContainerState) -> Vec<crate::cgroups::Cgroup> {
-    state
-        .resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Cgroup { cgroup } => Some(cgroup.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Every process of the container: those in its cgroups, or its first one.
 fn pids(state: &ContainerState) -> Vec<i32> {
-    let mut pids: Vec<i32> = cgroups(state).iter().flat_map(|c| c.procs()).collect();
+    let mut pids: Vec<i32> = state.cgroups().iter().flat_map(|c| c.procs()).collect();
     pids.sort_unstable();
     pids.dedup();
     if pids.is_empty() {
@@ -218,7 +205,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         )));
     }
     if word == "paused" {
-        let _ = crate::lifecycle::freezer::set_frozen(&cgroups(&s), false);
+        let _ = crate::lifecycle::freezer::set_frozen(&s.cgroups(), false);
     }
     let bundle_state = state_json(&s, "stopped", None);
     if word != "stopped" {
@@ -251,7 +238,7 @@ pub fn pause(store: &Store, id: &str, frozen: bool) -> anyhow::Result<()> {
         (true, "running") | (false, "paused") => {}
         _ => return Err(fail(format!("cannot {verb} container {id}: it is {word}"))),
     }
-    crate::lifecycle::freezer::set_frozen(&cgroups(&s), frozen)?;
+    crate::lifecycle::freezer::set_frozen(&s.cgroups(), frozen)?;
     s.status = if frozen { Status::Paused } else { Status::Running };
     store.save(&lock, &s)
 }
