@@ -470,7 +470,9 @@ fn config_json_decides_mounts_devices_seccomp_limits_and_the_process() {
 #[test]
 fn a_terminal_is_handed_to_the_engine_over_the_console_socket() {
     let Some(_serial) = common::root_and_serial() else { return };
-    let b = Bundle::new("tty", &["sh", "-c", "tty; echo end"], |c| {
+    // `readlink /proc/self/fd/0` rather than tty(1), which a root filesystem built from the host's
+    // tools does not have.
+    let b = Bundle::new("tty", &["sh", "-c", "readlink /proc/self/fd/0; echo end"], |c| {
         c["process"]["terminal"] = json!(true);
     });
     let socket_path = b.dir.join("console.sock");
