@@ -245,13 +245,16 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
     n.step("pause: the cgroup freezer stops every process where it stands");
     let counter = engine::create(
         &store,
-        &spec("demo-count", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done"),
+        &spec("demo-count", "i=0; while true; do i=$((i+1)); echo $i >> /tmp/n; sleep 0.01; done"),
     )?;
     made.ids.push(counter.id.clone());
     engine::start(&store, &counter.id, false)?;
     let count_file = counter.upper_dir.clone().unwrap_or_default().join("tmp/n");
+    // Appended, never rewritten: `echo $i > /tmp/n` truncates before it writes, and a reader
+    // (or the freezer) can catch the file empty in between (seen under emulation).
     let read = || {
-        std::fs::read_to_string(&count_file).unwrap_or_default().trim().parse::<u64>().unwrap_or(0)
+        let text = std::fs::read_to_string(&count_file).unwrap_or_default();
+        text.lines().rev().find_map(|l| l.trim().parse::<u64>().ok()).unwrap_or(0)
     };
     // Paused once it is counting (a loaded machine may take a moment to start it).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -279,7 +282,7 @@ fn demo(l: &mut Lesson) -> anyhow::Result<()> {
         None => "no freezer",
     };
     let n = &mut l.narrator;
-    n.shell(&typed("run -d --name demo-count -- sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done'"));
+    n.shell(&typed("run -d --name demo-count -- sh -c 'i=0; while true; do i=$((i+1)); echo $i >> /tmp/n; sleep 0.01; done'"));
     n.shell(&typed("pause demo-count"));
     n.result(&var(freezer_file));
     n.result(&format!(
