@@ -4,6 +4,9 @@
 //! Run it as root: `cargo bench --bench startup` (uses sudo through the cargo runner otherwise).
 //! Each row is the median wall time from starting the tool to its container's `true` exiting.
 
+#[path = "../tests/common/podman.rs"]
+mod podman;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -166,47 +169,28 @@ fn main() {
 }
 
 /// The same image run by podman twice: through `workshop-runc` and through podman's default
-/// runtime (runc on Debian), with storage in a temp dir.
+/// runtime (runc on Debian), with storage in a temp dir and podman's traces on the host put back
+/// by the same guard as the tests' (tests/common/podman.rs).
 fn podman_rows(rootfs: &Path) {
-    let dir = std::env::temp_dir().join(format!("workshop-bench-podman-{}", std::process::id()));
-    let podman =
-        |runtime: Option<&str>| {
-            let mut c = Command::new("podman");
-            let d = |s: &str| dir.join(s).display().to_string();
-            c.args(["--root", &d("root"), "--runroot", &d("runroot"), "--tmpdir", &d("tmp")])
-                .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
-            if let Some(r) = runtime {
-                c.args(["--runtime", r]);
-            }
-            c
-        };
-    let imported = Command::new("sh")
-        .arg("-c")
-        .arg("r=$1; shift; tar -C \"$r\" -c . | \"$0\" \"$@\"")
-        .arg("podman")
-        .arg(rootfs)
-        .args(podman(None).get_args())
-        .args(["import", "-", "wsbench"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let run = |runtime: Option<&str>| {
-        let mut c = podman(runtime);
-        c.args(["run", "--rm", "--network", "none", "--ulimit", "nofile=20000:20000"]).args([
-            "--ulimit",
-            "nproc=32768:32768",
-            "wsbench",
-            "true",
-        ]);
-        c
-    };
+    if !podman::installed() {
+        row("podman run --rm, through workshop-runc", None);
+        return;
+    }
     let ours = env!("CARGO_BIN_EXE_workshop-runc");
+    let p = podman::Podman::new("bench-podman", None, &[ours], rootfs);
+    let run = |runtime: Option<&str>| {
+        let mut args = Vec::new();
+        if let Some(r) = runtime {
+            args.extend(["--runtime", r]);
+        }
+        args.extend(["run", "--rm", "--network", "none", "--ulimit", "nofile=20000:20000"]);
+        args.extend(["--ulimit", "nproc=32768:32768", "wsimg", "true"]);
+        p.command(&args)
+    };
     for (name, runtime) in [
         ("podman run --rm, through workshop-runc", Some(ours)),
         ("podman run --rm, its default runtime (runc)", None),
     ] {
-        row(name, imported.then(|| time_n(PODMAN_RUNS, || run(runtime))).flatten());
+        row(name, time_n(PODMAN_RUNS, || run(runtime)));
     }
-    let _ = podman(None).args(["system", "reset", "--force"]).output();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,10 +5,13 @@
 //! as found, podman's own traces included: its directories, the firewall chains and
 //! `net.ipv4.ip_forward` that its network backend (netavark) leaves after `-p`.
 mod common;
+#[path = "common/podman.rs"]
+mod podman;
 
+use podman::Podman;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use workshop::facts::{self, Outcome};
 
@@ -18,56 +21,15 @@ const RUNC: &str = env!("CARGO_BIN_EXE_workshop-runc");
 /// container host such as this one may not hold; these values stay within the current limits.
 const ULIMITS: [&str; 4] = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"];
 
-/// Directories podman and netavark make on first use, outside the storage we give them.
-const PODMAN_DIRS: [&str; 6] = [
-    "/etc/containers/networks",
-    "/run/containers",
-    "/var/lib/containers",
-    "/run/libpod",
-    "/run/netns",
-    "/run/runc",
-];
-
-/// podman with its storage in a temp dir, our runtime, cgroupfs, and an image imported from the
-/// workshop's root filesystem.
-struct Podman {
-    dir: PathBuf,
-    absent: Vec<&'static str>,
+/// What the tests do with podman: run it, expect success, run a container within this machine's
+/// limits.
+trait Use {
+    fn run(&self, args: &[&str]) -> Outcome;
+    fn ok(&self, args: &[&str]) -> String;
+    fn run_container(&self, args: &[&str]) -> Outcome;
 }
 
-impl Podman {
-    fn new() -> Option<Podman> {
-        if Command::new("podman").arg("--version").output().is_err() {
-            common::skip("podman is not installed (apt-get install podman; .ci/run installs it)");
-            return None;
-        }
-        let absent = PODMAN_DIRS.into_iter().filter(|d| !Path::new(d).exists()).collect();
-        let dir = std::env::temp_dir().join(format!("ws-podman-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        let p = Podman { dir, absent };
-        let rootfs = workshop::image::ensure(None).expect("the root filesystem");
-        let mut tar = Command::new("tar")
-            .args(["-C", rootfs.to_str().unwrap(), "-c", "."])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let tar_out = tar.stdout.take().unwrap();
-        let import = p.command(&["import", "-", "wsimg"]).stdin(tar_out).output().unwrap();
-        assert!(tar.wait().unwrap().success(), "tar of {}", rootfs.display());
-        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
-        Some(p)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let d = |sub: &str| self.dir.join(sub).display().to_string();
-        let mut cmd = Command::new("podman");
-        cmd.args(["--root", &d("root"), "--runroot", &d("runroot"), "--tmpdir", &d("tmp")])
-            .args(["--runtime", RUNC, "--cgroup-manager", "cgroupfs", "--events-backend", "file"])
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
+impl Use for Podman {
     fn run(&self, args: &[&str]) -> Outcome {
         facts::run_command(self.command(args))
     }
@@ -78,7 +40,6 @@ impl Podman {
         out.stdout
     }
 
-    /// `podman run` with the limits this machine allows, then `args`.
     fn run_container(&self, args: &[&str]) -> Outcome {
         let mut all = vec!["run"];
         all.extend(ULIMITS);
@@ -87,25 +48,18 @@ impl Podman {
     }
 }
 
-impl Drop for Podman {
-    fn drop(&mut self) {
-        let _ = self.command(&["rm", "--all", "--force", "--time", "0"]).output();
-        let _ = self.command(&["system", "reset", "--force"]).output();
-        let _ = Command::new("umount").arg("-R").arg(self.dir.join("root")).output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-        for d in &self.absent {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-/// What a podman run could leave on the host: links, mounts, cgroups, the runtime's containers.
+/// What a podman run could leave on the host beyond the workshop's own checks: every link, the
+/// mounts, podman's cgroups (conmon's and the containers'), the runtime's containers, the
+/// firewall's shape and forwarding, podman's directories.
 #[derive(Debug, PartialEq)]
 struct Traces {
     links: Vec<String>,
-    mounts: usize,
+    mounts: Vec<String>,
     cgroups: Vec<String>,
     oci: String,
+    firewall: Vec<(String, usize)>,
+    forward: String,
+    dirs: Vec<bool>,
 }
 
 fn traces() -> Traces {
@@ -118,23 +72,49 @@ fn traces() -> Traces {
     let mut cgroups: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
         .unwrap()
         .flatten()
-        .flat_map(|h| std::fs::read_dir(h.path().join("libpod_parent")).into_iter().flatten())
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.path().display().to_string())
+        .map(|h| h.path())
+        .chain([PathBuf::from("/sys/fs/cgroup")])
+        .map(|h| h.join("libpod_parent"))
+        .filter(|p| p.is_dir())
+        .flat_map(|p| {
+            let children = std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path());
+            std::iter::once(p.clone()).chain(children.filter(|c| c.is_dir()).collect::<Vec<_>>())
+        })
+        .map(|p| p.display().to_string())
         .collect();
     cgroups.sort();
+    let mut mounts: Vec<String> =
+        workshop::mounts::host_mounts().unwrap().into_iter().map(|m| m.mount_point).collect();
+    mounts.sort();
+    let ruleset = Command::new("nft").args(["list", "ruleset"]).output().unwrap();
     Traces {
         links,
-        mounts: workshop::mounts::host_mounts().unwrap().len(),
+        mounts,
         cgroups,
         oci: facts::run(Path::new(RUNC), &["list"]).stdout,
+        firewall: shape(&String::from_utf8_lossy(&ruleset.stdout)),
+        forward: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        dirs: ["/etc/containers/networks", "/run/containers", "/run/libpod", "/run/netns"]
+            .iter()
+            .map(|d| Path::new(d).exists())
+            .collect(),
     }
 }
 
-fn as_found<T>(f: impl FnOnce() -> T) -> T {
+/// Runs `test` with podman over workshop-runc, then checks the host once podman's guard has put
+/// everything back: the workshop's own picture of the host, and [`Traces`].
+fn with_podman(test: impl FnOnce(&Podman)) {
+    let Some(_serial) = common::root_and_serial() else { return };
+    if !podman::installed() {
+        common::skip("podman is not installed (apt-get install podman; .ci/run installs it)");
+        return;
+    }
     let before = traces();
-    let result = common::leaves_host_as_found(f);
+    common::leaves_host_as_found(|| {
+        let rootfs = workshop::image::ensure(None).expect("the root filesystem");
+        let p = Podman::new("podman", Some(RUNC), &[], &rootfs);
+        test(&p);
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut after = traces();
     while after != before && Instant::now() < deadline {
@@ -142,16 +122,13 @@ fn as_found<T>(f: impl FnOnce() -> T) -> T {
         after = traces();
     }
     assert_eq!(after, before, "podman's run through workshop-runc left something behind");
-    result
 }
 
 #[test]
 fn podman_runs_echo_hi_through_workshop_runc() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    let info = p.ok(&["info", "--format", "{{.Host.OCIRuntime.Path}}"]);
-    assert_eq!(info.trim(), RUNC, "podman calls our runtime");
-    as_found(|| {
+    with_podman(|p| {
+        let info = p.ok(&["info", "--format", "{{.Host.OCIRuntime.Path}}"]);
+        assert_eq!(info.trim(), RUNC, "podman calls our runtime");
         let out = p.run_container(&["--rm", "--network", "none", "wsimg", "echo", "hi"]);
         assert_eq!((out.status, out.stdout.as_str()), (0, "hi\n"), "{}", out.stderr);
     });
@@ -159,9 +136,7 @@ fn podman_runs_echo_hi_through_workshop_runc() {
 
 #[test]
 fn a_detached_container_is_execd_into_listed_stopped_and_removed() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    as_found(|| {
+    with_podman(|p| {
         let id =
             p.run_container(&["-d", "--name", "web", "--network", "none", "wsimg", "sleep", "100"]);
         assert_eq!(id.status, 0, "{}", id.stderr);
@@ -200,9 +175,7 @@ fn a_detached_container_is_execd_into_listed_stopped_and_removed() {
 
 #[test]
 fn a_memory_limit_is_enforced_with_an_oom_kill_137() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    as_found(|| {
+    with_podman(|p| {
         // dd's 64 MiB buffer, in either root filesystem; exec, so that dd is the container's
         // PID 1 and its death the container's status.
         let allocate = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max \
@@ -228,41 +201,13 @@ fn a_memory_limit_is_enforced_with_an_oom_kill_137() {
     });
 }
 
-/// The host's firewall and forwarding as netavark finds them; put back after `-p`.
-struct Network {
-    ruleset: String,
-    forward: String,
-}
-
-impl Network {
-    fn capture() -> Network {
-        let ruleset = Command::new("nft").args(["list", "ruleset"]).output().unwrap();
-        Network {
-            ruleset: String::from_utf8_lossy(&ruleset.stdout).into_owned(),
-            forward: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
-        }
-    }
-
-    fn restore(&self) {
-        let _ = Command::new("nft").args(["flush", "ruleset"]).status();
-        if !self.ruleset.trim().is_empty() {
-            let mut nft =
-                Command::new("nft").args(["-f", "-"]).stdin(Stdio::piped()).spawn().unwrap();
-            nft.stdin.take().unwrap().write_all(self.ruleset.as_bytes()).unwrap();
-            nft.wait().unwrap();
-        }
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", &self.forward).unwrap();
-    }
-}
-
 #[test]
 fn a_published_port_is_answered_from_the_container() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    let network = Network::capture();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let publish = format!("127.0.0.1:{port}:80");
-    as_found(|| {
+    // netavark adds firewall chains, turns forwarding on and mounts /run/netns: podman's guard
+    // puts them back, and with_podman checks that it did.
+    with_podman(|p| {
         let run = p.run_container(&[
             "-d", "--name", "site", "-p", &publish, "wsimg", "httpd", "-f", "-p", "80", "-h",
             "/var/www",
@@ -275,11 +220,7 @@ fn a_published_port_is_answered_from_the_container() {
         assert!(page.starts_with("HTTP/1.") && page.contains(" 200"), "{page}");
         assert!(page.ends_with(&expected), "the container's page: {page}");
         p.ok(&["rm", "--force", "--time", "0", "site"]);
-        network.restore();
     });
-    let now = Network::capture();
-    assert_eq!(shape(&now.ruleset), shape(&network.ruleset), "the firewall as before");
-    assert_eq!(now.forward, network.forward, "net.ipv4.ip_forward as before");
 }
 
 /// A ruleset's tables and chains, and how many rules each holds: what `nft -f` of a listing
@@ -319,9 +260,7 @@ fn fetch(port: u16) -> String {
 
 #[test]
 fn run_t_gives_the_container_a_terminal() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    as_found(|| {
+    with_podman(|p| {
         let pty = nix::pty::openpty(None, None).unwrap();
         let slave = std::fs::File::from(pty.slave);
         let mut cmd = p.command(&[]);
@@ -350,49 +289,49 @@ fn run_t_gives_the_container_a_terminal() {
 /// `workshop-runc`: chapter 10 shows this sequence, from this snapshot.
 #[test]
 fn the_calls_podman_makes_as_chapter_10_shows_them() {
-    let Some(_serial) = common::root_and_serial() else { return };
-    let Some(p) = Podman::new() else { return };
-    let log = p.dir.join("calls.log");
-    let wrapper = p.dir.join("runtime.sh");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\necho \"$*\" >> {}\nexec {RUNC} \"$@\"\n", log.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let wrapped = |args: &[&str]| {
-        let mut cmd = p.command(&["--runtime", wrapper.to_str().unwrap()]);
-        cmd.args(args);
-        facts::run_command(cmd)
-    };
-    as_found(|| {
-        let mut run = vec!["run", "-d", "--name", "calls", "--network", "none"];
-        run.extend(ULIMITS);
-        run.extend(["wsimg", "sleep", "100"]);
-        assert_eq!(wrapped(&run).status, 0);
-        assert_eq!(wrapped(&["exec", "calls", "true"]).status, 0);
-        assert_eq!(wrapped(&["stop", "--time", "1", "calls"]).status, 0);
-        assert_eq!(wrapped(&["rm", "calls"]).status, 0);
-    });
-    let calls = std::fs::read_to_string(&log).unwrap();
-    // The container's and the exec session's ids (64 hex digits), and podman's storage paths.
-    let ids = regex::Regex::new(r"[0-9a-f]{64}").unwrap();
-    let mut seen: Vec<String> = Vec::new();
-    let calls = ids.replace_all(&calls, |c: &regex::Captures| {
-        let id = c[0].to_string();
-        let n = seen.iter().position(|s| *s == id).unwrap_or_else(|| {
-            seen.push(id.clone());
-            seen.len() - 1
-        });
-        if n == 0 {
-            "CONTAINER_ID".to_string()
-        } else {
-            format!("EXEC_ID{n}")
+    with_podman(|p| {
+        let log = p.dir.join("calls.log");
+        let wrapper = p.dir.join("runtime.sh");
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\necho \"$*\" >> {}\nexec {RUNC} \"$@\"\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wrapped = |args: &[&str]| {
+            let mut cmd = p.command(&["--runtime", wrapper.to_str().unwrap()]);
+            cmd.args(args);
+            facts::run_command(cmd)
+        };
+        {
+            let mut run = vec!["run", "-d", "--name", "calls", "--network", "none"];
+            run.extend(ULIMITS);
+            run.extend(["wsimg", "sleep", "100"]);
+            assert_eq!(wrapped(&run).status, 0);
+            assert_eq!(wrapped(&["exec", "calls", "true"]).status, 0);
+            assert_eq!(wrapped(&["stop", "--time", "1", "calls"]).status, 0);
+            assert_eq!(wrapped(&["rm", "calls"]).status, 0);
         }
+        let calls = std::fs::read_to_string(&log).unwrap();
+        // The container's and the exec session's ids (64 hex digits), and podman's storage paths.
+        let ids = regex::Regex::new(r"[0-9a-f]{64}").unwrap();
+        let mut seen: Vec<String> = Vec::new();
+        let calls = ids.replace_all(&calls, |c: &regex::Captures| {
+            let id = c[0].to_string();
+            let n = seen.iter().position(|s| *s == id).unwrap_or_else(|| {
+                seen.push(id.clone());
+                seen.len() - 1
+            });
+            if n == 0 {
+                "CONTAINER_ID".to_string()
+            } else {
+                format!("EXEC_ID{n}")
+            }
+        });
+        let calls = calls.replace(&p.dir.display().to_string(), "STORAGE");
+        let calls =
+            regex::Regex::new(r"exec-process-\d+").unwrap().replace_all(&calls, "exec-process-N");
+        insta::assert_snapshot!("podman_calls", calls);
     });
-    let calls = calls.replace(&p.dir.display().to_string(), "STORAGE");
-    let calls =
-        regex::Regex::new(r"exec-process-\d+").unwrap().replace_all(&calls, "exec-process-N");
-    insta::assert_snapshot!("podman_calls", calls);
 }
