@@ -692,7 +692,7 @@ fn exec_with(in_root: bool, argv: &[CString], env: &Option<Vec<CString>>) -> (i3
     (code, format!("cannot run {name} {where_}: {}", err.desc()))
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 

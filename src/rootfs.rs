@@ -46,6 +46,14 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
+/// The links every /dev has, to this process's descriptors: `/dev/fd`, `/dev/stdin`, …
+pub const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 // ANCHOR: prepare_dev
 /// A minimal /dev under `root`: a tmpfs with the six standard devices, a private devpts for
 /// terminals and a tmpfs at /dev/shm. The host's /dev (disks, consoles) is not there.
@@ -92,12 +100,7 @@ pub fn prepare_dev(sys: &dyn Syscalls, root: &Path, in_user_namespace: bool) -> 
         Some("mode=1777,size=64m"),
     )
     .context("mount tmpfs on /dev/shm")?;
-    for (link, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    for (link, target) in DEV_LINKS {
         sys.symlink(Path::new(target), &dev.join(link))?;
     }
     Ok(())

@@ -196,6 +196,15 @@ const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
 
+/// bpf(2) with the attribute `attr`, its size given as the kernel wants it.
+///
+/// # Safety
+/// Every pointer `attr` holds must be valid for the call.
+unsafe fn bpf<T>(cmd: libc::c_long, attr: &T) -> libc::c_long {
+    // SAFETY: the caller vouches for the pointers inside `attr`.
+    unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *const T, std::mem::size_of::<T>()) }
+}
+
 /// Loads the program for `rules` and attaches it to the v2 cgroup `dir`. The attachment holds
 /// the program; it goes when the cgroup is removed.
 pub fn attach_v2(dir: &Path, rules: &[Rule]) -> anyhow::Result<()> {
@@ -215,14 +224,7 @@ pub fn attach_v2(dir: &Path, rules: &[Rule]) -> anyhow::Result<()> {
         pad: [0; 80],
     };
     // SAFETY: the attribute points at `prog`, `license` and `log`, alive for the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &load as *const ProgLoad,
-            std::mem::size_of::<ProgLoad>(),
-        )
-    };
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &load) };
     if fd < 0 {
         let e = std::io::Error::last_os_error();
         let verifier = String::from_utf8_lossy(&log).trim_end_matches('\0').trim().to_string();
@@ -239,14 +241,7 @@ pub fn attach_v2(dir: &Path, rules: &[Rule]) -> anyhow::Result<()> {
         pad: [0; 112],
     };
     // SAFETY: the attribute holds two open descriptors and integers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attach as *const ProgAttach,
-            std::mem::size_of::<ProgAttach>(),
-        )
-    };
+    let rc = unsafe { bpf(BPF_PROG_ATTACH, &attach) };
     if rc != 0 {
         bail!("bpf(BPF_PROG_ATTACH) to {}: {}", dir.display(), std::io::Error::last_os_error());
     }

@@ -372,20 +372,13 @@ fn signal(process: &ProcessIdentity, signal: Signal) -> anyhow::Result<()> {
 /// Waits until `process` has exited, at most `limit`; whether it did.
 fn wait_gone(process: &ProcessIdentity, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while liveness::is_alive(process) && !is_zombie(process.pid) {
+    while liveness::is_alive(process) && !liveness::is_zombie(process.pid) {
         if Instant::now() >= deadline {
             return false;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     true
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
-        .unwrap_or(false)
 }
 
 /// Waits until the monitor has recorded the exit (it has then exited itself).

@@ -15,6 +15,15 @@ pub fn is_alive(process: &ProcessIdentity) -> bool {
     process.pid > 0 && crate::runtime::record::process_start_time(pid) == Some(process.start_time)
 }
 
+/// Whether process `pid` has exited and waits to be reaped (state `Z` in /proc/PID/stat): still
+/// [`is_alive`] by its identity, but gone as a container's process.
+pub fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
 /// The status to believe, and, when it differs from the file or something is amiss, why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {

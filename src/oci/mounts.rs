@@ -262,13 +262,8 @@ pub fn devices(
             .with_context(|| format!("chown {}", path.display()))?;
         }
     }
-    for (link, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("core", "/proc/kcore"),
-    ] {
+    // runc's /dev/core as well.
+    for (link, target) in crate::rootfs::DEV_LINKS.into_iter().chain([("core", "/proc/kcore")]) {
         let path = dev.join(link);
         if path.symlink_metadata().is_err() {
             sys.symlink(Path::new(target), &path)?;

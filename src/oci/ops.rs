@@ -23,13 +23,6 @@ pub fn get(store: &Store, id: &str) -> anyhow::Result<ContainerState> {
     find(store, id)?.ok_or_else(|| fail(format!("container {id} does not exist")))
 }
 
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
-        .unwrap_or(false)
-}
-
 // ANCHOR: status
 /// The specification's status: `created`, `running`, `paused` or `stopped`, and the PID while
 /// the process lives. A process that exited (even one not yet reaped by the engine) is stopped.
@@ -39,7 +32,7 @@ pub fn status(state: &ContainerState) -> (&'static str, Option<i32>) {
         let word = if state.status == Status::Created { "creating" } else { "stopped" };
         return (word, None);
     };
-    if !liveness::is_alive(&p) || is_zombie(p.pid) {
+    if !liveness::is_alive(&p) || liveness::is_zombie(p.pid) {
         return ("stopped", None);
     }
     let word = match state.status {
@@ -214,7 +207,8 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         }
         if let Some(p) = s.process {
             let deadline = Instant::now() + Duration::from_secs(10);
-            while liveness::is_alive(&p) && !is_zombie(p.pid) && Instant::now() < deadline {
+            while liveness::is_alive(&p) && !liveness::is_zombie(p.pid) && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }

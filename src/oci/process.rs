@@ -119,9 +119,7 @@ fn resolve(arg0: &str, env: &[String]) -> Option<PathBuf> {
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or(crate::container::CONTAINER_PATH);
-    path.split(':').map(|d| Path::new(d).join(arg0)).find(|p| {
-        p.is_file() && nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK).is_ok()
-    })
+    path.split(':').map(|d| Path::new(d).join(arg0)).find(|p| crate::container::is_executable(p))
 }
 
 /// The last steps, in runc's order, then execve(2). Returns only on failure, with the exit code
